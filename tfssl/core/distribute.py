@@ -1,0 +1,74 @@
+"""Strategy factory: one gin binding chooses how a run is spread over devices and hosts.
+
+`auto` takes every local GPU through MirroredStrategy and otherwise one device; `multi_worker` reads TF_CONFIG
+(one process per host). Keras 3 `fit` does not run under MultiWorkerMirroredStrategy (keras-team/keras#20585),
+which is why `core.trainer` owns its `strategy.run` loop.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gin
+import tensorflow as tf
+
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+@gin.configurable(module="tfssl")
+def make_strategy(kind: str = "auto", devices: tuple[str, ...] | None = None,
+                  communication: str = "auto") -> tf.distribute.Strategy:
+    """Builds a `tf.distribute.Strategy`.
+
+    Args:
+      kind: one of `STRATEGIES`.
+      devices: for `mirrored`/`one_device`, explicit device names (e.g. ("/cpu:0", "/cpu:1") for two logical
+        CPUs in tests); default: all GPUs, or the CPU.
+      communication: for `multi_worker`: "auto", "ring" or "nccl".
+    """
+    if kind not in STRATEGIES:
+        raise ValueError(f"unknown strategy '{kind}'; use one of {', '.join(STRATEGIES)}")
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    if kind == "auto":
+        kind = "mirrored" if len(gpus) > 1 else "one_device"
+    if kind == "one_device":
+        device = (devices or (gpus[:1] or ["/cpu:0"]))[0]
+        return tf.distribute.OneDeviceStrategy(device)
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy(list(devices) if devices else (gpus or None))
+    if kind == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("strategy 'multi_worker' needs the TF_CONFIG environment variable "
+                             "(cluster and task of this worker); set it on every host")
+        implementation = {
+            "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
+            "ring": tf.distribute.experimental.CommunicationImplementation.RING,
+            "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL,
+        }[communication]
+        options = tf.distribute.experimental.CommunicationOptions(implementation=implementation)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True on the worker that writes summaries, evaluation and exports (the chief, or worker 0 without one)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def use_logical_cpus(n: int) -> None:
+    """Splits the CPU into `n` logical devices so MirroredStrategy can be exercised without GPUs.
+
+    Must run before TensorFlow initialises its devices (i.e. before the first op).
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.get_logical_device_configuration(cpu) or []) != n:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)

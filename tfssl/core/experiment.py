@@ -1,0 +1,145 @@
+"""One experiment = a method, its training input, its evaluations and its exports, all bound in gin.
+
+`experiment` is the single gin root of the CLIs (`tfssl.train`, `tfssl.evaluate`, `export/*`); the functions
+below are the stages, each leaving files in `model_dir` that the next reads (disentanglement_lib's pattern):
+
+  model_dir/ckpt/                   checkpoints            (train)
+  model_dir/operative_config.gin    the config actually used
+  model_dir/train/, model_dir/eval/ TensorBoard events; eval/<name>.json results
+  model_dir/export/                 saved_model/, hub/, encoder.tflite, manifest.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Callable, Sequence
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from tfssl.core import config, distribute
+from tfssl.core.trainer import Trainer, fetch_batch
+
+
+@gin.configurable(module="tfssl")
+@dataclasses.dataclass
+class Experiment:
+    """The gin root.
+
+    Attributes:
+      method: the method class (e.g. `@Rotation`), built inside the strategy scope.
+      train_input: a function `(skip_batches=0) -> tf.data.Dataset` of global batches (e.g. `@train/image_dataset`).
+      evaluations: functions `(method) -> dict[str, float]`, run after training (e.g. `[@classification_probes]`).
+      export: whether training ends with the exports.
+    """
+
+    method: Callable = gin.REQUIRED
+    train_input: Callable = gin.REQUIRED
+    evaluations: Sequence[Callable] = ()
+    export: bool = True
+
+
+@dataclasses.dataclass
+class Session:
+    """What the stages share: the config, the strategy, the trainer and the built (restored) method."""
+
+    model_dir: str
+    experiment: Experiment
+    strategy: tf.distribute.Strategy
+    trainer: Trainer
+
+    @property
+    def method(self):
+        return self.trainer.method
+
+
+def setup(model_dir: str, gin_files: Sequence[str], gin_params: Sequence[str] = (),
+          finalize: bool = True) -> Session:
+    """Parses gin, builds strategy, trainer and method, and restores the latest checkpoint in model_dir."""
+    config.parse(gin_files, gin_params, finalize=finalize)
+    with config.translate_call_errors():
+        experiment = Experiment()
+        strategy = distribute.make_strategy()
+        trainer = Trainer(model_dir, strategy)
+        trainer.build(experiment.method)
+    return Session(model_dir, experiment, strategy, trainer)
+
+
+def _write_config(session: Session) -> str:
+    text = config.operative_config()
+    if session.trainer.is_chief:
+        config.write_operative_config(session.model_dir, text)
+        writer = tf.summary.create_file_writer(os.path.join(session.model_dir, "train"))
+        with writer.as_default(step=session.trainer.step):
+            tf.summary.text("operative_config", config.config_as_markdown(text))
+        writer.flush()
+    return text
+
+
+def train(session: Session) -> dict:
+    """Trains to the configured step count (resuming if checkpoints exist). Returns the last train outputs."""
+    with config.translate_call_errors():
+        summary_batch = fetch_batch(session.experiment.train_input(skip_batches=0))
+    _write_config(session)
+    with config.translate_call_errors():
+        return session.trainer.train(session.experiment.train_input, summary_batch)
+
+
+def evaluate(session: Session) -> dict[str, dict]:
+    """Runs every configured evaluation; writes eval/<name>.json and TensorBoard scalars under eval/."""
+    results = {}
+    if not session.trainer.is_chief:
+        return results
+    eval_dir = os.path.join(session.model_dir, "eval")
+    os.makedirs(eval_dir, exist_ok=True)
+    writer = tf.summary.create_file_writer(eval_dir)
+    step = session.trainer.step
+    for evaluation in session.experiment.evaluations:
+        name = getattr(evaluation, "__name__", type(evaluation).__name__)
+        begun = time.time()
+        with config.translate_call_errors():
+            metrics = dict(evaluation(session.method))
+        record = {"step": step, "seconds": time.time() - begun, **metrics}
+        with open(os.path.join(eval_dir, f"{name}.json"), "w") as f:
+            json.dump(record, f, indent=2, sort_keys=True)
+        with writer.as_default(step=step):
+            for key, value in metrics.items():
+                if isinstance(value, (int, float)) and np.isfinite(value):
+                    tf.summary.scalar(f"{name}/{key}", value)
+        results[name] = record
+        print(f"tfssl: {name} at step {step}: " + ", ".join(
+            f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)), flush=True)
+    writer.flush()
+    _write_config(session)  # the evaluations have now read their bindings too
+    return results
+
+
+def export(session: Session, export_dir: str | None = None, tflite_variants: Sequence[str] = ("float32",)) -> dict:
+    """Exports the method into model_dir/export (or export_dir) and checks every export against the live model."""
+    from tfssl.core import exporting  # heavy (LiteRT converter); only the stages that export pay for it
+
+    if not session.trainer.is_chief:
+        return {}
+    method = session.method
+    with config.translate_call_errors():
+        sample = fetch_batch(session.experiment.train_input(skip_batches=0))["image"][:8]
+    size = list(sample.shape[1:3])
+    preprocessing = {"dtype": "float32", "range": [0.0, 1.0], "layout": "NHWC", "size": size,
+                     "note": "RGB images scaled to [0, 1]; the encoder normalises internally"}
+    return exporting.export_all(method, export_dir or os.path.join(session.model_dir, "export"), sample,
+                                operative_config=config.operative_config(), preprocessing=preprocessing,
+                                tflite_variants=tuple(tflite_variants))
+
+
+def run(model_dir: str, gin_files: Sequence[str], gin_params: Sequence[str] = (), finalize: bool = True) -> dict:
+    """The whole job of `python -m tfssl.train`: train (or resume), evaluate, export. Returns a summary dict."""
+    session = setup(model_dir, gin_files, gin_params, finalize=finalize)
+    outputs = train(session)
+    results = evaluate(session)
+    manifest = export(session) if session.experiment.export else {}
+    return {"train": outputs, "eval": results, "export": manifest, "step": session.trainer.step,
+            "session": session}

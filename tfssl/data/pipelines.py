@@ -1,0 +1,192 @@
+"""tf.data input functions shared by every method.
+
+A dataset is named as TFDS names it (`tfssl_objects/tc0l`, `stl10`, `imagenet2012`); the tfssl builders are
+registered on import. Examples come out as dicts:
+
+  image: float32 [B, H, W, 3] in [0, 1]
+  label: int32 [B]            (when the dataset has one)
+  index: int64 [B]            the example's position in its split (a memory-bank key; enumerated if absent)
+
+Images stay uint8 through `cache()` (4x less memory) and become float after batching. Training order is a pure
+function of (seed, epoch), so a resumed run can start at the batch where the killed one stopped
+(`skip_batches`) instead of replaying the data from the start.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import gin
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+import tfssl.data.builders  # noqa: F401  (registers the tfssl builders with TFDS)
+from tfssl.core.errors import DataError
+
+# Files a user must place in manual_dir for the real datasets tfssl's paper-scale gin files use.
+MANUAL_FILES = {
+    "imagenet2012": ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"),
+}
+
+SIZES = ("small", "default", "large")
+
+
+@gin.configurable(module="tfssl.data")
+def data_dir(path: str | None = None) -> str | None:
+    """Where TFDS prepares datasets: the gin binding, else $TFDS_DATA_DIR, else TFDS's ~/tensorflow_datasets."""
+    return path or os.environ.get("TFDS_DATA_DIR") or None
+
+
+@gin.configurable(module="tfssl.data")
+def dataset_size(size: str = "default") -> str:
+    """The size variant of tfssl's synthetic datasets; gin/smoke.gin binds 'small'."""
+    if size not in SIZES:
+        raise DataError(f"unknown dataset size '{size}'; use one of {', '.join(SIZES)}")
+    return size
+
+
+def resolve_name(name: str) -> str:
+    """Appends the gin-chosen size to tfssl's synthetic dataset configs (`tfssl_objects/tc0l` -> `..._small`).
+
+    Names that already carry a size, and non-tfssl datasets, are returned unchanged.
+    """
+    size = dataset_size()
+    if not name.startswith("tfssl_") or size == "default" or "/" not in name:
+        return name
+    builder, config = name.split("/", 1)
+    if any(config.endswith("_" + s) for s in SIZES):
+        return name
+    return f"{builder}/{config}_{size}"
+
+
+def _check_manual_files(builder_name: str, manual_dir: str | None) -> None:
+    required = MANUAL_FILES.get(builder_name)
+    if not required:
+        return
+    folder = manual_dir or os.path.join(data_dir() or os.path.expanduser("~/tensorflow_datasets"),
+                                        "downloads", "manual")
+    missing = [f for f in required if not os.path.exists(os.path.join(folder, f))]
+    if missing:
+        raise DataError(f"dataset '{builder_name}' needs {', '.join(missing)} in {folder}; download them from "
+                        "the dataset's website into that folder (or bind tfssl.data.load_builder.manual_dir)")
+
+
+@gin.configurable(module="tfssl.data")
+def load_builder(name: str, manual_dir: str | None = None, prepare: bool = True) -> tfds.core.DatasetBuilder:
+    """Returns the prepared TFDS builder for `name` (size resolved), preparing it on first use.
+
+    Raises:
+      DataError: unknown dataset, or files missing from manual_dir.
+    """
+    name = resolve_name(name)
+    try:
+        builder = tfds.builder(name, data_dir=data_dir())
+    except (tfds.core.registered.DatasetNotFoundError, ValueError, AssertionError) as error:
+        known = ", ".join(sorted(n for n in tfds.list_builders() if n.startswith("tfssl_")))
+        raise DataError(f"unknown dataset '{name}' ({str(error).splitlines()[0][:120]}); use a TFDS name or one "
+                        f"of tfssl's: {known}") from error
+    _check_manual_files(name.split("/")[0].split(":")[0], manual_dir)
+    if prepare:
+        config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+        try:
+            builder.download_and_prepare(download_config=config)
+        except (tfds.download.DownloadError, OSError) as error:
+            raise DataError(f"could not prepare '{name}': {str(error).splitlines()[0]}") from error
+    return builder
+
+
+def _check_split(builder: tfds.core.DatasetBuilder, split: str) -> None:
+    base = split.split("[")[0].split("+")[0]
+    if base not in builder.info.splits:
+        raise DataError(f"dataset '{builder.info.full_name}' has no split '{base}'; "
+                        f"use one of {', '.join(sorted(builder.info.splits))}")
+
+
+def _square(image: tf.Tensor, size: int) -> tf.Tensor:
+    """Resizes the shorter side of a uint8 image to `size` and centre-crops to [size, size, 3]."""
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    new_shape = tf.cast(tf.round(shape * size / tf.reduce_min(shape)), tf.int32)
+    resized = tf.image.resize(image, new_shape, antialias=True)
+    cropped = tf.image.resize_with_crop_or_pad(resized, size, size)
+    return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
+
+
+def _standardize(example: dict, index: tf.Tensor | None, image_size: int | None, label_key: str) -> dict:
+    """Keeps image (uint8 [H, W, 3], squared to image_size if given), label (int32) and index (int64)."""
+    image = example["image"]
+    if image.shape[-1] == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    if image_size is not None:
+        image = _square(image, image_size)
+    out = {"image": image, "index": tf.cast(example["index"] if index is None else index, tf.int64)}
+    if label_key in example:
+        out["label"] = tf.cast(example[label_key], tf.int32)
+    return out
+
+
+def load_examples(name: str, split: str, *, image_size: int | None = None, label_key: str = "label",
+                  max_examples: int | None = None) -> tf.data.Dataset:
+    """Unbatched examples in file order: dicts of image (uint8 [H, W, 3]), label, index."""
+    builder = load_builder(name)
+    _check_split(builder, split)
+    ds = builder.as_dataset(split=split, shuffle_files=False)
+    has_index = "index" in builder.info.features
+    if max_examples is not None:
+        ds = ds.take(max_examples)
+    if has_index:
+        return ds.map(lambda ex: _standardize(ex, None, image_size, label_key), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.enumerate().map(lambda i, ex: _standardize(ex, i, image_size, label_key),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def to_float(batch: dict) -> dict:
+    """uint8 images -> float32 in [0, 1], after batching (one vectorised cast per batch)."""
+    return {**batch, "image": tf.cast(batch["image"], tf.float32) / 255.0}
+
+
+@gin.configurable(module="tfssl.data")
+def image_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "train",
+                  image_size: int | None = None, label_key: str = "label", shuffle_buffer: int = 20_000,
+                  cache: bool = True, seed: int = 0, max_examples: int | None = None, skip_batches: int = 0,
+                  repeat: bool = True) -> tf.data.Dataset:
+    """The training stream: batches of {image float32 [B,H,W,3] in [0,1], label int32 [B], index int64 [B]}.
+
+    Args:
+      batch_size: the GLOBAL batch size (the strategy splits it over replicas).
+      name, split: TFDS dataset and split.
+      image_size: resize + centre-crop to a square of this side (None keeps the stored size).
+      shuffle_buffer: examples shuffled at once; >= the split size gives a full shuffle per epoch.
+      cache: keep decoded uint8 examples in memory after the first epoch (embedded datasets fit easily).
+      seed: epoch e is shuffled with seed (seed, e), so the order is reproducible and resumable.
+      max_examples: use only the first examples of the split (smoke runs, label budgets).
+      skip_batches: batches already consumed by an earlier run of this stream (resume).
+      repeat: cycle over epochs forever (training) or stop after one (evaluation).
+    """
+    base = load_examples(name, split, image_size=image_size, label_key=label_key, max_examples=max_examples)
+    if cache:
+        base = base.cache()
+    num_examples = int(base.cardinality()) if int(base.cardinality()) > 0 else None
+    skip_examples = skip_batches * batch_size
+    start_epoch, skip_in_epoch = (divmod(skip_examples, num_examples) if num_examples and repeat
+                                  else (0, skip_examples))
+
+    def epoch(e: tf.Tensor) -> tf.data.Dataset:
+        if shuffle_buffer <= 1:
+            return base
+        return base.shuffle(shuffle_buffer, seed=tf.cast(seed, tf.int64) * 1_000_003 + e,
+                            reshuffle_each_iteration=False)
+
+    epochs = tf.data.Dataset.range(start_epoch, start_epoch + 1 if not repeat else 2**62)
+    ds = epochs.flat_map(epoch).skip(skip_in_epoch)
+    ds = ds.batch(batch_size, drop_remainder=repeat).map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # Workers read the same files and keep every n-th element: TFDS files are too few to shard by file.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.deterministic = True
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+InputFn = Callable[..., tf.data.Dataset]

@@ -1,0 +1,9 @@
+"""Importing this module registers every gin configurable tfssl offers (methods, layers, data, evaluations)."""
+
+import tfssl.core.distribute  # noqa: F401
+import tfssl.core.optimizers  # noqa: F401
+import tfssl.core.trainer  # noqa: F401
+import tfssl.data.pipelines  # noqa: F401
+import tfssl.evaluation.classification  # noqa: F401
+import tfssl.layers.resnet9  # noqa: F401
+import tfssl.methods.rotation  # noqa: F401
