@@ -49,10 +49,15 @@ def _one_line(error: Exception) -> str:
         name = first.split("'")[1]
         return (f"{where}unknown configurable '{name}'; check its spelling, or run "
                 "`python -m tfssl.train --list_configurables` to see the registered names")
-    if "doesn't have a parameter named" in first:
-        configurable, parameter = first.split("'")[1], first.split("'")[3]
+    parameter_error = re.match(r"Configurable '(.+)' doesn't have a parameter named '(.+)'", first)
+    if parameter_error:
+        configurable, parameter = parameter_error.groups()
         return (f"{where}'{configurable}' has no parameter '{parameter}'; check its spelling against the "
                 f"signature of {configurable}")
+    macro = re.match(r"No bindings specified for '([\w./]+)/gin\.macro'", first)
+    if macro:
+        return (f"gin macro '%{macro.group(1)}' is used but never defined; define `{macro.group(1)} = ...` in a gin "
+                "file or pass --gin_param")
     if first.startswith("Unable to open file"):
         missing = first[len("Unable to open file: "):].split(". Searched")[0]
         return (f"{where}gin file '{missing}' not found; pass an existing path (relative to the current "
