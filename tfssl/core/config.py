@@ -46,7 +46,7 @@ def _one_line(error: Exception) -> str:
     if isinstance(error, (SyntaxError, tokenize.TokenError)):
         return f"--gin_param: gin syntax error ({first}); check quotes and brackets of the binding"
     if first.startswith("No configurable matching"):
-        name = first.split("'")[1]
+        name = first.split("'")[1].lstrip("@")
         return (f"{where}unknown configurable '{name}'; check its spelling, or run "
                 "`python -m tfssl.train --list_configurables` to see the registered names")
     parameter_error = re.match(r"Configurable '(.+)' doesn't have a parameter named '(.+)'", first)

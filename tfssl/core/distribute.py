@@ -28,7 +28,9 @@ def make_strategy(kind: str = "auto", devices: tuple[str, ...] | None = None,
     """
     if kind not in STRATEGIES:
         raise ValueError(f"unknown strategy '{kind}'; use one of {', '.join(STRATEGIES)}")
-    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    # Physical, not logical, devices: listing logical ones initialises the TF context, after which
+    # MultiWorkerMirroredStrategy can no longer configure its collectives ("must be configured at startup").
+    gpus = [f"/gpu:{i}" for i, _ in enumerate(tf.config.list_physical_devices("GPU"))]
     if kind == "auto":
         kind = "mirrored" if len(gpus) > 1 else "one_device"
     if kind == "one_device":

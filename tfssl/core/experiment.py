@@ -60,6 +60,8 @@ class Session:
 def setup(model_dir: str, gin_files: Sequence[str], gin_params: Sequence[str] = (),
           finalize: bool = True) -> Session:
     """Parses gin, builds strategy, trainer and method, and restores the latest checkpoint in model_dir."""
+    import tfssl.registry  # noqa: F401  (every configurable a gin file may name)
+
     config.parse(gin_files, gin_params, finalize=finalize)
     with config.translate_call_errors():
         experiment = Experiment()

@@ -1,1 +1,4 @@
+"""tfssl's TFDS builders. Importing this package registers every builder with TFDS, so that e.g.
+`tfds.builder("tfssl_objects/tc0l_small", data_dir=...)` works after `import tfssl.data.builders`."""
 
+from tfssl.data.builders.tfssl_objects import TfsslObjects, TfsslObjectsConfig

@@ -1,0 +1,74 @@
+"""The input pipeline: batch layout, resumable order, and one-line errors for unknown data."""
+
+import os
+
+import gin
+import numpy as np
+import pytest
+
+from tfssl.core.errors import DataError
+from tfssl.data import pipelines
+
+SMALL = "tfssl_objects/tc0l_small"
+
+
+def _take(ds, n):
+    return [{k: v.numpy() for k, v in b.items()} for b in ds.take(n)]
+
+
+def test_batches_have_the_documented_layout():
+    (batch,) = _take(pipelines.image_dataset(8, name=SMALL), 1)
+    assert batch["image"].shape == (8, 64, 64, 3) and batch["image"].dtype == np.float32
+    assert 0.0 <= batch["image"].min() and batch["image"].max() <= 1.0 and batch["image"].max() > 0.5
+    assert batch["label"].dtype == np.int32 and batch["index"].dtype == np.int64
+    assert len(set(batch["index"].tolist())) == 8
+
+
+def test_an_epoch_visits_every_example_once():
+    batches = _take(pipelines.image_dataset(64, name=SMALL), 8)  # the small train split has 512 examples
+    indices = np.concatenate([b["index"] for b in batches])
+    np.testing.assert_array_equal(np.sort(indices), np.arange(512))
+
+
+def test_skip_batches_resumes_the_same_stream():
+    whole = _take(pipelines.image_dataset(32, name=SMALL), 20)  # crosses an epoch boundary at batch 16
+    resumed = _take(pipelines.image_dataset(32, name=SMALL, skip_batches=13), 7)
+    for a, b in zip(whole[13:], resumed):
+        np.testing.assert_array_equal(a["index"], b["index"])
+        np.testing.assert_array_equal(a["image"], b["image"])
+
+
+def test_epochs_are_reshuffled():
+    batches = _take(pipelines.image_dataset(512, name=SMALL), 2)
+    assert not np.array_equal(batches[0]["index"], batches[1]["index"])
+
+
+def test_smoke_size_resolves_names():
+    gin.parse_config(["tfssl.data.dataset_size.size = 'small'"])
+    assert pipelines.resolve_name("tfssl_objects/tcvl") == "tfssl_objects/tcvl_small"
+    assert pipelines.resolve_name("tfssl_objects/tcvl_large") == "tfssl_objects/tcvl_large"
+    assert pipelines.resolve_name("stl10") == "stl10"
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="unknown dataset 'no_such_dataset'"):
+        pipelines.load_builder("no_such_dataset")
+
+
+def test_unknown_split():
+    with pytest.raises(DataError, match="no split 'nope'.*train"):
+        pipelines.image_dataset(8, name=SMALL, split="nope")
+
+
+def test_missing_manual_files_are_named(tmp_path):
+    (tmp_path / "ILSVRC2012_img_val.tar").write_text("")
+    with pytest.raises(DataError) as info:
+        pipelines.load_builder("imagenet2012", manual_dir=str(tmp_path))
+    message = str(info.value)
+    assert "ILSVRC2012_img_train.tar" in message and "ILSVRC2012_img_val.tar" not in message
+    assert str(tmp_path) in message
+
+
+def test_image_size_resizes_and_crops():
+    (batch,) = _take(pipelines.image_dataset(4, name=SMALL, image_size=32), 1)
+    assert batch["image"].shape == (4, 32, 32, 3)
