@@ -51,6 +51,10 @@ def quiet_logs() -> None:
 
     absl_logging.set_verbosity(absl_logging.WARNING)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if not sys.stdout.isatty():  # progress bars in a log file are one line per refresh
+        import tensorflow_datasets as tfds
+
+        tfds.disable_progress_bar()
 
 
 def run_tool(body: Callable[[str], None]) -> Callable:

@@ -12,6 +12,7 @@ below are the stages, each leaving files in `model_dir` that the next reads (dis
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -56,6 +57,15 @@ class Session:
     def method(self):
         return self.trainer.method
 
+    @functools.cached_property
+    def sample_batch(self) -> dict:
+        """The first training batch (numpy): images for TensorBoard and the export parity checks.
+
+        Built once per session: the first batch of a fully shuffled stream costs a pass over the split.
+        """
+        with config.translate_call_errors():
+            return fetch_batch(self.experiment.train_input(skip_batches=0))
+
 
 def setup(model_dir: str, gin_files: Sequence[str], gin_params: Sequence[str] = (),
           finalize: bool = True) -> Session:
@@ -84,8 +94,7 @@ def _write_config(session: Session) -> str:
 
 def train(session: Session) -> dict:
     """Trains to the configured step count (resuming if checkpoints exist). Returns the last train outputs."""
-    with config.translate_call_errors():
-        summary_batch = fetch_batch(session.experiment.train_input(skip_batches=0))
+    summary_batch = session.sample_batch
     _write_config(session)
     with config.translate_call_errors():
         return session.trainer.train(session.experiment.train_input, summary_batch)
@@ -127,8 +136,7 @@ def export(session: Session, export_dir: str | None = None, tflite_variants: Seq
     if not session.trainer.is_chief:
         return {}
     method = session.method
-    with config.translate_call_errors():
-        sample = fetch_batch(session.experiment.train_input(skip_batches=0))["image"][:8]
+    sample = session.sample_batch["image"][:8]
     size = list(sample.shape[1:3])
     preprocessing = {"dtype": "float32", "range": [0.0, 1.0], "layout": "NHWC", "size": size,
                      "note": "RGB images scaled to [0, 1]; the encoder normalises internally"}

@@ -200,6 +200,7 @@ class Trainer:
         bar = (keras.utils.Progbar(self.train_steps, unit_name="step") if self.progress and self.is_chief
                and sys.stdout.isatty() else None)
         last_outputs: dict = {}
+        step_seconds: list[float] = []  # per loop call; the first includes tracing
         last_saved = start_step
         begun = time.time()
         step = start_step
@@ -210,8 +211,10 @@ class Trainer:
                 for every in (self.log_every, self.checkpoint_every, self.image_every):
                     if every > 0:
                         num = min(num, every - step % every)
+                called = time.time()
                 outputs, first_bad = loop(iterator, tf.constant(num, tf.int32))
                 first_bad = int(first_bad.numpy())
+                step_seconds.append((time.time() - called) / num)
                 if first_bad >= 0:
                     raise NonFiniteLossError(
                         f"a loss became NaN/Inf at step {step + first_bad + 1}; training stopped and the last good "
@@ -239,8 +242,11 @@ class Trainer:
                 signal.signal(sig, handler)
             writer.flush()
         elapsed = time.time() - begun
+        steady = step_seconds[1:] or step_seconds
         self._log_run({"event": "end", "step": step, "time": time.time(), "seconds": elapsed,
-                       "steps_per_second": (step - start_step) / max(elapsed, 1e-9), "outputs": last_outputs})
+                       "steps_per_second": (step - start_step) / max(elapsed, 1e-9),
+                       "median_step_seconds": float(np.median(steady)) if steady else None,
+                       "outputs": last_outputs})
         return last_outputs
 
     def _show_progress(self, bar, step, start_step, begun, outputs) -> None:

@@ -147,6 +147,22 @@ def to_float(batch: dict) -> dict:
     return {**batch, "image": tf.cast(batch["image"], tf.float32) / 255.0}
 
 
+def block_shuffle(ds: tf.data.Dataset, block: int, seed: int, epoch: tf.Tensor) -> tf.data.Dataset:
+    """Permutes each run of `block` consecutive examples by stateless random keys of (seed, epoch, block id).
+
+    With block >= the split size this is a full shuffle. Unlike `Dataset.shuffle`, whose per-epoch seed would have
+    to be a tensor (which TF's seed logic rejects when the global seed is 0), the order is a pure function of
+    (seed, epoch), so a resumed run can start directly at epoch e.
+    """
+    def permute(block_id: tf.Tensor, examples: dict) -> tf.data.Dataset:
+        size = tf.shape(examples["index"])[0]
+        key = tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64) * 1_000_003 + block_id])
+        order = tf.argsort(tf.random.stateless_uniform([size], seed=key))
+        return tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(lambda t: tf.gather(t, order), examples))
+
+    return ds.batch(block).enumerate().flat_map(permute)
+
+
 @gin.configurable(module="tfssl.data")
 def image_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "train",
                   image_size: int | None = None, label_key: str = "label", shuffle_buffer: int = 20_000,
@@ -158,7 +174,7 @@ def image_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "tr
       batch_size: the GLOBAL batch size (the strategy splits it over replicas).
       name, split: TFDS dataset and split.
       image_size: resize + centre-crop to a square of this side (None keeps the stored size).
-      shuffle_buffer: examples shuffled at once; >= the split size gives a full shuffle per epoch.
+      shuffle_buffer: examples permuted together (a block shuffle); >= the split size is a full shuffle.
       cache: keep decoded uint8 examples in memory after the first epoch (embedded datasets fit easily).
       seed: epoch e is shuffled with seed (seed, e), so the order is reproducible and resumable.
       max_examples: use only the first examples of the split (smoke runs, label budgets).
@@ -176,8 +192,7 @@ def image_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "tr
     def epoch(e: tf.Tensor) -> tf.data.Dataset:
         if shuffle_buffer <= 1:
             return base
-        return base.shuffle(shuffle_buffer, seed=tf.cast(seed, tf.int64) * 1_000_003 + e,
-                            reshuffle_each_iteration=False)
+        return block_shuffle(base, shuffle_buffer, seed, e)
 
     epochs = tf.data.Dataset.range(start_epoch, start_epoch + 1 if not repeat else 2**62)
     ds = epochs.flat_map(epoch).skip(skip_in_epoch)
