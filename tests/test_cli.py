@@ -198,7 +198,7 @@ def _free_ports(n):
 @pytest.mark.slow
 def test_two_worker_multi_worker_mirrored_run(tmp_path):
     # Workers must not prepare the same TFDS dataset concurrently: prepare it once first, as on a real cluster.
-    pipelines.load_builder("tfssl_objects/tc0l_small")
+    pipelines.load_builder("tfssl_objects/tc00_small")
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     processes = []
