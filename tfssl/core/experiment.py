@@ -19,6 +19,7 @@ import time
 from typing import Callable, Sequence
 
 import gin
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -36,12 +37,14 @@ class Experiment:
       train_input: a function `(skip_batches=0) -> tf.data.Dataset` of global batches (e.g. `@train/image_dataset`).
       evaluations: functions `(method) -> dict[str, float]`, run after training (e.g. `[@classification_probes]`).
       export: whether training ends with the exports.
+      seed: seeds Python, NumPy and TensorFlow before the method is built (initial weights); benchmarks vary it.
     """
 
     method: Callable = gin.REQUIRED
     train_input: Callable = gin.REQUIRED
     evaluations: Sequence[Callable] = ()
     export: bool = True
+    seed: int = 0
 
 
 @dataclasses.dataclass
@@ -77,6 +80,7 @@ def setup(model_dir: str, gin_files: Sequence[str], gin_params: Sequence[str] = 
         experiment = Experiment()
         strategy = distribute.make_strategy()
         trainer = Trainer(model_dir, strategy)
+        keras.utils.set_random_seed(experiment.seed)
         trainer.build(experiment.method)
     return Session(model_dir, experiment, strategy, trainer)
 

@@ -1,0 +1,214 @@
+"""Compare methods on the same encoder, data and step budget, over several seeds, written as JSON.
+
+    python benchmarks/compare.py --out=benchmarks/results/pirl_vs_rotation.json \\
+        --dataset=tfssl_objects/tc00 --dataset=tfssl_objects/tcv0 --seeds=0,1,2 --train_steps=400 \\
+        --run=rotation=gin/rotation.gin --run=pirl=gin/pirl.gin [--param=pirl=BINDING ...]
+
+For every dataset, seed and run, trains in a subprocess (the same `python -m tfssl.train` a user runs) with
+
+    --gin_param=DATASET='<dataset>' --gin_param=TRAIN_STEPS=<n> --gin_param=tfssl.Experiment.seed=<seed>
+    --gin_param=tfssl.data.image_dataset.seed=<seed> --gin_param=tfssl.Experiment.export=False
+
+plus the run's own `--param` bindings, and reads the held-out probe results from model_dir/eval/. Every gin file
+compared must therefore use the DATASET and TRAIN_STEPS macros and evaluate with `classification_probes`, like
+gin/rotation.gin. A random-init encoder (the first run's method, built with the seed, never trained) is probed per
+dataset and seed: the bar every method must clear by 20 points.
+
+Runs are sequential (a 2-core machine is saturated by one) and resumable: a finished run's eval JSON is reused,
+so an interrupted comparison continues where it stopped. Delete --work_dir to start over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+
+import numpy as np
+from absl import app, flags
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+flags.DEFINE_string("out", None, "Where to write the JSON (required).")
+flags.DEFINE_multi_string("run", [], "NAME=GIN_FILE; repeat for each method/variant compared.")
+flags.DEFINE_multi_string("param", [], "NAME=BINDING: an extra gin binding for run NAME (repeatable).")
+flags.DEFINE_multi_string("extra_gin_file", [], "Gin files added to every run after its own (e.g. gin/smoke.gin).")
+flags.DEFINE_multi_string("dataset", ["tfssl_objects/tc00"], "TFDS name bound to the DATASET macro (repeatable).")
+flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds: initial weights and data order.")
+flags.DEFINE_integer("train_steps", 400, "Step budget of every run.")
+flags.DEFINE_bool("random_init", True, "Also probe the untrained encoder of the first run.")
+flags.DEFINE_string("work_dir", "runs/compare", "Model dirs of the runs (reused when the same run is asked again).")
+flags.DEFINE_string("probe", "classification_probes", "Evaluation whose JSON holds the probe results.")
+FLAGS = flags.FLAGS
+
+METRICS = ("linear_top1", "knn_top1")
+
+
+def parse_runs(runs: list[str], params: list[str]) -> dict[str, dict]:
+    """'--run NAME=FILE' and '--param NAME=BINDING' -> {name: {"gin_file": FILE, "params": [BINDING, ...]}}."""
+    parsed = {}
+    for spec in runs:
+        name, sep, gin_file = spec.partition("=")
+        if not sep or not name or not gin_file:
+            raise app.UsageError(f"--run={spec!r}: expected NAME=GIN_FILE, e.g. --run=rotation=gin/rotation.gin")
+        parsed[name] = {"gin_file": gin_file, "params": []}
+    for spec in params:
+        name, sep, binding = spec.partition("=")
+        if not sep or name not in parsed:
+            raise app.UsageError(f"--param={spec!r}: expected NAME=BINDING with NAME one of {sorted(parsed)}")
+        parsed[name]["params"].append(binding)
+    return parsed
+
+
+def run_bindings(dataset: str, seed: int, train_steps: int) -> list[str]:
+    """The bindings that make runs comparable: same data, budget and seed; no exports (not measured here)."""
+    return [f"DATASET = '{dataset}'", f"TRAIN_STEPS = {train_steps}", f"tfssl.Experiment.seed = {seed}",
+            f"tfssl.data.image_dataset.seed = {seed}", "tfssl.Experiment.export = False",
+            "tfssl.Trainer.progress = False"]
+
+
+def _tool_command(module_args: list[str], gin_file: str, bindings: list[str], model_dir: str) -> list[str]:
+    gin_files = [gin_file, *FLAGS.extra_gin_file]
+    return [sys.executable, *module_args, *[f"--gin_file={g}" for g in gin_files], f"--model_dir={model_dir}",
+            *[f"--gin_param={b}" for b in bindings]]
+
+
+def _run(command: list[str], log_path: str) -> None:
+    print("$ " + " ".join(shlex.quote(c) for c in command), flush=True)
+    with open(log_path, "w") as log:
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+    if code != 0:
+        with open(log_path) as log:
+            tail = "".join(log.readlines()[-15:])
+        raise RuntimeError(f"run failed with exit code {code} (log: {log_path}):\n{tail}")
+
+
+def _last_end(model_dir: str) -> dict:
+    with open(os.path.join(model_dir, "runs.jsonl")) as f:
+        ends = [r for r in map(json.loads, f) if r.get("event") == "end"]
+    return ends[-1] if ends else {}
+
+
+def train_and_probe(gin_file: str, bindings: list[str], model_dir: str) -> dict:
+    """One trained run (reused if its probe results already exist): probe results + train time."""
+    result_path = os.path.join(model_dir, "eval", f"{FLAGS.probe}.json")
+    if not os.path.exists(result_path):
+        os.makedirs(model_dir, exist_ok=True)
+        _run(_tool_command(["-m", "tfssl.train"], gin_file, bindings, model_dir),
+             os.path.join(model_dir, "log.txt"))
+    with open(result_path) as f:
+        result = json.load(f)
+    end = _last_end(model_dir)
+    result.update(train_seconds=end.get("seconds"), median_step_seconds=end.get("median_step_seconds"),
+                  final_train_outputs=end.get("outputs"))
+    return result
+
+
+def probe_random_init(gin_file: str, bindings: list[str], model_dir: str) -> dict:
+    """The same probes on the method's encoder as built (seeded), never trained."""
+    result_path = os.path.join(model_dir, "eval", f"{FLAGS.probe}.json")
+    if not os.path.exists(result_path):
+        os.makedirs(model_dir, exist_ok=True)
+        _run(_tool_command([os.path.abspath(__file__), "--evaluate_untrained"], gin_file, bindings, model_dir),
+             os.path.join(model_dir, "log.txt"))
+    with open(result_path) as f:
+        return json.load(f)
+
+
+def summarise(values: list[float]) -> dict:
+    array = np.asarray(values, dtype=np.float64)
+    return {"mean": float(array.mean()), "std": float(array.std(ddof=1)) if array.size > 1 else 0.0,
+            "values": [float(v) for v in array]}
+
+
+def compare(runs: dict[str, dict], datasets: list[str], seeds: list[int], train_steps: int) -> dict:
+    results: dict = {}
+    for dataset in datasets:
+        per_run: dict[str, list[dict]] = {name: [] for name in runs}
+        if FLAGS.random_init:
+            per_run["random_init"] = []
+        for seed in seeds:
+            for name, run in runs.items():
+                bindings = run_bindings(dataset, seed, train_steps) + run["params"]
+                model_dir = os.path.join(FLAGS.work_dir, dataset.replace("/", "_"), f"{name}_s{seed}_n{train_steps}")
+                per_run[name].append({"seed": seed, **train_and_probe(run["gin_file"], bindings, model_dir)})
+                print(f"{dataset} {name} seed {seed}: " + ", ".join(
+                    f"{m}={per_run[name][-1][m]:.4f}" for m in METRICS), flush=True)
+            if FLAGS.random_init:
+                first = next(iter(runs.values()))
+                model_dir = os.path.join(FLAGS.work_dir, dataset.replace("/", "_"), f"random_init_s{seed}")
+                per_run["random_init"].append({"seed": seed, **probe_random_init(
+                    first["gin_file"], run_bindings(dataset, seed, train_steps) + first["params"], model_dir)})
+        results[dataset] = {name: {"seeds": entries, **{m: summarise([e[m] for e in entries]) for m in METRICS}}
+                            for name, entries in per_run.items()}
+    return results
+
+
+def markdown_table(results: dict) -> str:
+    lines = ["| data | run | linear top-1 (mean ± std) | kNN top-1 (mean ± std) | s/step |", "|---|---|---|---|---|"]
+    for dataset, per_run in results.items():
+        for name, entry in per_run.items():
+            steps = [s["median_step_seconds"] for s in entry["seeds"] if s.get("median_step_seconds")]
+            linear, knn = entry["linear_top1"], entry["knn_top1"]
+            lines.append(f"| `{dataset}` | {name} | {100 * linear['mean']:.1f} ± {100 * linear['std']:.1f} | "
+                         f"{100 * knn['mean']:.1f} ± {100 * knn['std']:.1f} | "
+                         f"{f'{np.median(steps):.2f}' if steps else '–'} |")
+    return "\n".join(lines)
+
+
+def evaluate_untrained(gin_files: list[str], gin_params: list[str], model_dir: str) -> None:
+    """Child process of probe_random_init: builds the method (seeded) and runs the evaluations at step 0."""
+    from tfssl import cli
+    from tfssl.core import experiment
+
+    cli.quiet_logs()
+    session = experiment.setup(model_dir, gin_files, gin_params)
+    assert session.trainer.step == 0, f"{model_dir} holds a checkpoint; the random-init probe needs an empty dir"
+    experiment.evaluate(session)
+
+
+def main(argv):
+    del argv
+    if not FLAGS.out:
+        raise app.UsageError("give --out=PATH.json")
+    runs = parse_runs(FLAGS.run, FLAGS.param)
+    if not runs:
+        raise app.UsageError("give at least one --run=NAME=GIN_FILE")
+    begun = time.time()
+    seeds = [int(s) for s in FLAGS.seeds]
+    results = compare(runs, FLAGS.dataset, seeds, FLAGS.train_steps)
+    import tensorflow as tf
+
+    report = {
+        "command": " ".join(shlex.quote(a) for a in ["python", "benchmarks/compare.py", *sys.argv[1:]]),
+        "train_steps": FLAGS.train_steps, "seeds": seeds, "runs": runs, "results": results,
+        "seconds": time.time() - begun,
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "python": sys.version.split()[0], "tensorflow": tf.__version__},
+    }
+    os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
+    with open(FLAGS.out, "w") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+    print(markdown_table(results))
+
+
+def _child_main() -> None:
+    """`compare.py --evaluate_untrained --gin_file=F --model_dir=D --gin_param=...` (used by probe_random_init)."""
+    from tfssl import cli  # defines --gin_file, --gin_param, --model_dir
+
+    def child(argv):
+        del argv
+        evaluate_untrained(cli.FLAGS.gin_file, cli.FLAGS.gin_param, cli.FLAGS.model_dir)
+
+    app.run(child, argv=[a for a in sys.argv if a != "--evaluate_untrained"])
+
+
+if __name__ == "__main__":
+    if "--evaluate_untrained" in sys.argv:
+        _child_main()
+    else:
+        app.run(main)

@@ -1,0 +1,50 @@
+"""benchmarks/compare.py: the multi-seed comparison harness behind the README's method-vs-method tables."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def _compare(tmp_path, *extra):
+    command = [sys.executable, os.path.join(REPO, "benchmarks", "compare.py"), f"--out={tmp_path}/result.json",
+               f"--work_dir={tmp_path}/runs", "--extra_gin_file=gin/smoke.gin", "--seeds=0", "--train_steps=4",
+               "--run=rotation=gin/rotation.gin", "--run=noflip=gin/rotation.gin",
+               "--param=noflip=tfssl.methods.Rotation.flip=False", *extra]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with open(tmp_path / "result.json") as f:
+        return json.load(f), done.stdout
+
+
+def test_compare_trains_every_run_and_probes_random_init(tmp_path):
+    report, stdout = _compare(tmp_path)
+    results = report["results"]["tfssl_objects/tc00"]
+    assert set(results) == {"rotation", "noflip", "random_init"}
+    for name, entry in results.items():
+        assert 0.0 <= entry["linear_top1"]["mean"] <= 1.0 and len(entry["seeds"]) == 1
+    for name in ("rotation", "noflip"):
+        assert results[name]["seeds"][0]["step"] == 4, "every run gets the same step budget"
+    assert results["random_init"]["seeds"][0]["step"] == 0, "the random-init encoder is never trained"
+    # The variant's own binding reached its run and only its run.
+    with open(tmp_path / "runs/tfssl_objects_tc00/noflip_s0_n4/operative_config.gin") as f:
+        assert "Rotation.flip = False" in f.read()
+    with open(tmp_path / "runs/tfssl_objects_tc00/rotation_s0_n4/operative_config.gin") as f:
+        assert "Rotation.flip = False" not in f.read()
+    assert "| `tfssl_objects/tc00` | noflip |" in stdout
+
+    # Asked again, finished runs are reused instead of retrained.
+    log = tmp_path / "runs/tfssl_objects_tc00/rotation_s0_n4/log.txt"
+    before = os.path.getmtime(log)
+    again, _ = _compare(tmp_path)
+    assert os.path.getmtime(log) == before
+    assert again["results"]["tfssl_objects/tc00"]["rotation"]["linear_top1"] == results["rotation"]["linear_top1"]
+
+
+def test_compare_rejects_a_malformed_run(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "compare.py"), f"--out={tmp_path}/r.json",
+                           "--run=rotation"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "expected NAME=GIN_FILE" in done.stderr
