@@ -3,6 +3,10 @@
 import ast
 import glob
 import os
+import shutil
+import subprocess
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -58,3 +62,13 @@ def test_every_gin_file_and_notebook_is_declared():
     data = {p for _, _, srcs, d in _targets() for p in srcs + d}
     for path in _repo_files("gin/**/*.gin") + _repo_files("colab/*.ipynb"):
         assert path in data, f"{path} is not in a BUILD filegroup"
+
+
+@pytest.mark.skipif(shutil.which("bazel") is None, reason="Bazel is not installed (Debian: apt install bazel-bootstrap)")
+def test_bazel_parses_the_build_file():
+    """Where Bazel exists, it loads BUILD offline and sees exactly the targets this file's parser sees."""
+    done = subprocess.run(["bazel", "--batch", "query", "//..."], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    listed = {line.strip() for line in done.stdout.splitlines() if line.startswith("//")}
+    assert listed == {f"//:{name}" for _, name, _, _ in _targets()}
