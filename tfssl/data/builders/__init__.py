@@ -2,3 +2,6 @@
 `tfds.builder("tfssl_objects/tc0l_small", data_dir=...)` works after `import tfssl.data.builders`."""
 
 from tfssl.data.builders.tfssl_objects import TfsslObjects, TfsslObjectsConfig
+from tfssl.data.builders.tfssl_scenes import TfsslScenes, TfsslScenesConfig
+from tfssl.data.builders.cocoa import Cocoa
+from tfssl.data.builders.kins import Kins
