@@ -19,6 +19,7 @@ _INSTALL_REQUIRES = [
     "gin-config>=0.5",
     "tensorboard>=2.21,<2.22",
     "numpy>=1.26",
+    "pillow>=10",  # tfssl.deocclude reads and writes users' PNG images and masks
 ]
 _HUB = ["tensorflow-hub>=0.16", "tf-keras>=2.21,<2.22"]
 _TEST = _HUB + [
@@ -28,6 +29,7 @@ _TEST = _HUB + [
     "nbclient>=0.10",
     "nbformat>=5.10",
     "ipykernel>=6",
+    "matplotlib>=3.8",  # the notebooks' figures
 ]
 
 setup(
