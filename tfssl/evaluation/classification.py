@@ -16,8 +16,9 @@ from tfssl.evaluation.knn import knn_classify
 from tfssl.evaluation.linear_probe import evaluate_linear_probe
 
 
-def _float_examples(name: str, split: str, label_key: str, image_size: int | None,
+def labelled_images(name: str, split: str, label_key: str, image_size: int | None,
                     max_examples: int | None) -> tf.data.Dataset:
+    """{"image": float32 [H, W, 3] in [0, 1], "label": int} examples of a split, for the frozen-feature probes."""
     ds = pipelines.load_examples(name, split, image_size=image_size, label_key=label_key, max_examples=max_examples)
     return ds.map(lambda ex: {"image": tf.cast(ex["image"], tf.float32) / 255.0, "label": ex["label"]})
 
@@ -42,9 +43,9 @@ def classification_probes(method_or_encoder, *, dataset: str = gin.REQUIRED, lab
     builder = pipelines.load_builder(dataset)
     num_classes = builder.info.features[label_key].num_classes
     train_x, train_y = extract_features(
-        encoder, _float_examples(dataset, train_split, label_key, image_size, max_train_examples), flip=True)
+        encoder, labelled_images(dataset, train_split, label_key, image_size, max_train_examples), flip=True)
     test_x, test_y = extract_features(
-        encoder, _float_examples(dataset, test_split, label_key, image_size, max_test_examples))
+        encoder, labelled_images(dataset, test_split, label_key, image_size, max_test_examples))
     linear = evaluate_linear_probe(train_x, train_y, test_x, test_y, num_classes=num_classes,
                                    epochs=linear_epochs, learning_rate=linear_learning_rate, seed=seed)
     # kNN on the un-flipped train features only: a mirrored copy of every neighbour would double-count votes.
