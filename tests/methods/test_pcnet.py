@@ -224,7 +224,7 @@ def test_pcnet_m_converts_to_tflite(tmp_path):
     assert info["input_shape"][1:] == [32, 32, 2]
 
 
-def test_vgg16_perceptual_network_loads_a_local_weights_file_at_the_first_step(tmp_path):
+def test_vgg16_perceptual_network_loads_a_local_weights_file_when_training_starts(tmp_path):
     vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     path = str(tmp_path / "vgg16_notop.weights.h5")
     vgg.save_weights(path)
@@ -236,8 +236,10 @@ def test_vgg16_perceptual_network_loads_a_local_weights_file_at_the_first_step(t
     conv = method.perceptual.get_layer("vgg16_pool1_3").get_layer("block3_conv3")
     expected = vgg.get_layer("block3_conv3").kernel.numpy()
     assert not np.array_equal(conv.kernel.numpy(), expected)
+    with mirrored.scope():
+        method.prepare_training()  # what the Trainer (and compile) call before the first step
     outputs = one_step(mirrored, method, synthetic_batch(4))
-    # Loaded from inside the first (traced) step, into both replicas' copies.
+    # Loaded into both replicas' copies.
     copies = conv.kernel.value.values
     assert len(copies) == 2
     for copy in copies:
@@ -254,7 +256,7 @@ def test_vgg16_without_weights_fails_with_one_clear_message(monkeypatch):
     gin.parse_config(BINDINGS + ["tfssl.methods.PCNet.perceptual = 'vgg16'"])
     method = PCNet(image_size=32)
     with pytest.raises(UserError) as error:
-        method.perceptual_features(tf.zeros((1, 32, 32, 3)))
+        method.prepare_training()
     message = str(error.value)
     assert "\n" not in message and "name resolution" in message
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in message and "'none'" in message

@@ -82,6 +82,13 @@ class Method(keras.Model):
     def train_step(self, batch):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def prepare_training(self) -> None:
+        """Work before the first step of a training run that building a config must not do (e.g. read weights).
+
+        The trainer calls it in cross-replica context (inside `strategy.scope()`, outside any traced step), so an
+        assignment reaches every replica's copy of a variable; `compile` calls it for `fit` on one device.
+        """
+
     def summaries(self, batch: dict) -> dict[str, tf.Tensor]:
         """Images for TensorBoard: name -> float32 [N, H, W, 3] in [0, 1]."""
         return {}
@@ -93,4 +100,5 @@ class Method(keras.Model):
     def compile(self, **kwargs):
         """Plain `compile(); fit(ds)` on one device: the method already owns its optimizers and losses."""
         kwargs.setdefault("optimizer", next(iter(self.optimizers.values())))
+        self.prepare_training()
         super().compile(**kwargs)

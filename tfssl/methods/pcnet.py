@@ -188,18 +188,7 @@ def load_vgg16_weights(stages: keras.Model, weights: str) -> None:
     inner = stages.get_layer("vgg16_pool1_3")
     for layer in (layer for layer in inner.layers if layer.weights):
         for variable, value in zip(layer.weights, vgg.get_layer(layer.name).get_weights()):
-            _assign_on_every_device(variable, value)
-
-
-def _assign_on_every_device(variable, value) -> None:
-    """Assigns to every copy of a (possibly mirrored) variable.
-
-    Weights are loaded lazily from inside a replica's traced step (lifted out by `tf.init_scope`), where a plain
-    `assign` of a MirroredVariable would reach only that replica's copy.
-    """
-    tf_variable = variable.value if isinstance(variable, keras.Variable) else variable
-    for copy in getattr(tf_variable, "values", (tf_variable,)):
-        copy.assign(value)
+            variable.assign(value)  # cross-replica context (Method.prepare_training): reaches every replica's copy
 
 
 def random_features(image_size: int, widths: Sequence[int] = (16, 32, 64)) -> keras.Model:
@@ -283,7 +272,7 @@ class PCNet(Method):
         self.encoder = partial_conv_encoder(self.content_net)
         self.perceptual_weights = perceptual_weights
         self.perceptual = perceptual_network(perceptual, image_size)
-        self._perceptual_loaded = perceptual != "vgg16"  # VGG16's weights are read at the first training step
+        self._perceptual_loaded = perceptual != "vgg16"  # VGG16's weights are read when training starts
 
         # Inference entry points compiled once (batch sizes vary per scene, hence reduce_retracing).
         self._compiled_mask_probabilities = tf.function(self._mask_probabilities, reduce_retracing=True)
@@ -345,13 +334,14 @@ class PCNet(Method):
         image, content_modal, hole = (tf.cast(t, tf.float32) for t in (image, content_modal, hole))
         return tf.clip_by_value(self.content_output(image, content_modal, hole), 0.0, 1.0)
 
+    def prepare_training(self) -> None:
+        """Reads VGG16's ImageNet weights (once), so that building a config never needs the weights file."""
+        if not self._perceptual_loaded:
+            load_vgg16_weights(self.perceptual, self.perceptual_weights)
+            self._perceptual_loaded = True
+
     def perceptual_features(self, images: tf.Tensor) -> list[tf.Tensor]:
         """The frozen network's three stages for [B, S, S, 3] images in [0, 1]."""
-        if not self._perceptual_loaded:
-            # Loaded on first use (traced once), outside the traced graph, so configs build without the weights file.
-            with tf.init_scope():
-                load_vgg16_weights(self.perceptual, self.perceptual_weights)
-            self._perceptual_loaded = True
         return list(self.perceptual(images, training=False))
 
     def content_losses(self, image: tf.Tensor, modal: tf.Tensor, hole: tf.Tensor,
