@@ -87,10 +87,10 @@ def _run(command: list[str], log_path: str) -> None:
         raise RuntimeError(f"run failed with exit code {code} (log: {log_path}):\n{tail}")
 
 
-def _last_end(model_dir: str) -> dict:
-    with open(os.path.join(model_dir, "runs.jsonl")) as f:
-        ends = [r for r in map(json.loads, f) if r.get("event") == "end"]
-    return ends[-1] if ends else {}
+def _last_run(model_dir: str) -> dict:
+    from tfssl.core.trainer import last_run  # imports TensorFlow: only when a run's results are read
+
+    return last_run(model_dir)
 
 
 def train_and_probe(gin_file: str, bindings: list[str], model_dir: str) -> dict:
@@ -102,7 +102,7 @@ def train_and_probe(gin_file: str, bindings: list[str], model_dir: str) -> dict:
              os.path.join(model_dir, "log.txt"))
     with open(result_path) as f:
         result = json.load(f)
-    end = _last_end(model_dir)
+    end = _last_run(model_dir)
     result.update(train_seconds=end.get("seconds"), median_step_seconds=end.get("median_step_seconds"),
                   final_train_outputs=end.get("outputs"))
     return result

@@ -34,11 +34,6 @@ ORDER_BASELINES = ("area", "yaxis", "convex")
 AMODAL_BASELINES = ("raw", "convex")
 
 
-def _last_run(model_dir: str) -> dict:
-    with open(os.path.join(model_dir, "runs.jsonl")) as f:
-        return [r for r in map(json.loads, f) if r["event"] == "end"][-1]
-
-
 def done_bar(metrics: dict) -> dict:
     """The embedded default's quality bar, each criterion with the numbers it compares."""
     best_order_baseline = max(metrics[f"order_accuracy_{b}"] for b in ORDER_BASELINES)
@@ -61,6 +56,7 @@ def main(argv):
     import tensorflow as tf
 
     from tfssl.core import experiment
+    from tfssl.core.trainer import last_run
 
     cli.quiet_logs()
     FLAGS.gin_file = FLAGS.gin_file or [DEFAULT_GIN_FILE]
@@ -69,7 +65,7 @@ def main(argv):
     begun = time.time()
     result = experiment.run(FLAGS.model_dir, FLAGS.gin_file, FLAGS.gin_param)
     total_seconds = time.time() - begun
-    run = _last_run(FLAGS.model_dir)
+    run = last_run(FLAGS.model_dir)
     evaluation = result["eval"]["deocclusion_metrics"]
     metrics = {k: v for k, v in evaluation.items() if k not in ("step", "seconds")}
     batch_size = int(result["session"].experiment.train_input(skip_batches=0).element_spec["image"].shape[0])

@@ -31,11 +31,6 @@ DEFAULT_GIN_FILE = "gin/rotation.gin"
 DEFAULT_MODEL_DIR = "runs/benchmark_rotation"
 
 
-def _last_run(model_dir: str) -> dict:
-    with open(os.path.join(model_dir, "runs.jsonl")) as f:
-        return [r for r in map(json.loads, f) if r["event"] == "end"][-1]
-
-
 def _pipeline_speed(batches: int = 60) -> dict:
     """Images/s of the training input alone: epoch 1 decodes TFDS files, later epochs read the cache."""
     from tfssl.core import experiment
@@ -55,6 +50,7 @@ def _pipeline_speed(batches: int = 60) -> dict:
 def _speed_run(jit: bool, steps: int) -> float:
     """Median seconds per training step of a short run with or without XLA."""
     from tfssl.core import experiment
+    from tfssl.core.trainer import last_run
 
     model_dir = f"{FLAGS.model_dir}_speed_{'jit' if jit else 'nojit'}"
     shutil.rmtree(model_dir, ignore_errors=True)
@@ -63,7 +59,7 @@ def _speed_run(jit: bool, steps: int) -> float:
         "tfssl.Trainer.checkpoint_every = 100000", "tfssl.Trainer.image_every = 0", "tfssl.Trainer.log_every = 10",
         "tfssl.Trainer.progress = False"])
     session.trainer.train(session.experiment.train_input)
-    seconds = _last_run(model_dir)["median_step_seconds"]
+    seconds = last_run(model_dir)["median_step_seconds"]
     shutil.rmtree(model_dir, ignore_errors=True)
     return seconds
 
@@ -75,6 +71,7 @@ def main(argv):
     import tensorflow as tf
 
     from tfssl.core import experiment
+    from tfssl.core.trainer import last_run
     from tfssl.evaluation.classification import classification_probes
 
     cli.quiet_logs()
@@ -85,7 +82,7 @@ def main(argv):
     result = experiment.run(FLAGS.model_dir, FLAGS.gin_file, FLAGS.gin_param)
     total_seconds = time.time() - begun
     session = result["session"]
-    run = _last_run(FLAGS.model_dir)
+    run = last_run(FLAGS.model_dir)
     trained = result["eval"]["classification_probes"]
     batch_size = int(session.experiment.train_input(skip_batches=0).element_spec["image"].shape[0])
 

@@ -52,6 +52,22 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+RUNS_FILE = "runs.jsonl"
+
+
+def last_run(model_dir: str) -> dict:
+    """The last finished training run in model_dir/runs.jsonl: steps, seconds, median step time, last outputs.
+
+    Returns {} when no run has finished there.
+    """
+    path = os.path.join(model_dir, RUNS_FILE)
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        ends = [record for record in map(json.loads, f) if record.get("event") == "end"]
+    return ends[-1] if ends else {}
+
+
 @gin.configurable(module="tfssl", denylist=["model_dir", "strategy"])
 class Trainer:
     """Runs a method's `train_step` for `train_steps` steps under a strategy, with checkpoints and summaries.
@@ -158,7 +174,7 @@ class Trainer:
 
     def _log_run(self, record: dict) -> None:
         if self.is_chief:
-            with open(os.path.join(self.model_dir, "runs.jsonl"), "a") as f:
+            with open(os.path.join(self.model_dir, RUNS_FILE), "a") as f:
                 f.write(json.dumps(record) + "\n")
 
     def _install_signal_handlers(self):
@@ -191,6 +207,8 @@ class Trainer:
             return {}
         if start_step > 0:
             print(f"tfssl: resuming from checkpoint at step {start_step} in {self.model_dir}")
+        with self.strategy.scope():
+            self.method.prepare_training()
         dataset = input_fn(skip_batches=start_step)
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         loop = self._make_loop()
