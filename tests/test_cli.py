@@ -4,16 +4,15 @@ two-process MultiWorkerMirroredStrategy run on 127.0.0.1. Each test runs `python
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.conftest import REPO
+from tests.multi_worker import assert_identical, run_two_workers
 from tfssl.data import pipelines
 
 ROTATION = ["--gin_file=gin/rotation.gin", "--gin_file=gin/smoke.gin"]
@@ -185,34 +184,11 @@ np.savez(sys.argv[2], *[v.numpy() for v in session.method.variables])
 """
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_two_worker_multi_worker_mirrored_run(tmp_path):
     # Workers must not prepare the same TFDS dataset concurrently: prepare it once first, as on a real cluster.
     pipelines.load_builder("tfssl_objects/tc00_small")
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    processes = []
-    for index in range(2):
-        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        processes.append(subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(tmp_path / "run"), str(tmp_path / f"w{index}.npz")], cwd=REPO,
-            env={**os.environ, "TF_CONFIG": tf_config}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=400)[0] for p in processes]
-    for p, out in zip(processes, outputs):
-        assert p.returncode == 0, out[-3000:]
-    w0, w1 = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
-    assert len(w0.files) > 10
-    for key in w0.files:
-        np.testing.assert_array_equal(w0[key], w1[key])
+    run_two_workers(_WORKER, lambda task: [str(tmp_path / "run"), str(tmp_path / f"w{task}.npz")], timeout=400)
+    assert_identical(tmp_path / "w0.npz", tmp_path / "w1.npz")
     assert tf.train.latest_checkpoint(str(tmp_path / "run" / "ckpt")).endswith("ckpt-4")
     assert _starts(str(tmp_path / "run")) == [0], "only the chief writes the run log"

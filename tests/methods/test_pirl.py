@@ -1,9 +1,6 @@
 """PIRL: the spec's properties (jigsaw, memory bank, sampler, losses, learning) and the shared method contract."""
 
 import json
-import os
-import subprocess
-import sys
 
 import gin
 import keras
@@ -11,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REPO
+from tests.multi_worker import assert_identical, run_two_workers
 from tests.method_checks import run_method_checks
 from tfssl.core.rng import example_uniform
 from tfssl.methods import pirl
@@ -333,37 +330,15 @@ np.savez(out, *[v.numpy() for v in method.variables], bank=method.memory_bank.nu
 """
 
 
-def _free_ports(n):
-    import socket
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_two_worker_step_leaves_identical_weights_and_banks(tmp_path):
     batch = _batch(8)
     np.savez(tmp_path / "batch.npz", **batch)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    processes = []
-    for task in range(2):
-        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": task}})
-        processes.append(subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(tmp_path / "batch.npz"), json.dumps(BINDINGS), str(BANK),
-             str(tmp_path / f"w{task}.npz")], cwd=REPO,
-            env={**os.environ, "TF_CONFIG": tf_config, "CUDA_VISIBLE_DEVICES": ""},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=300)[0] for p in processes]
-    for p, out in zip(processes, outputs):
-        assert p.returncode == 0, out[-3000:]
-    w0, w1 = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
-    assert len(w0.files) > 10
-    for key in w0.files:
-        np.testing.assert_array_equal(w0[key], w1[key], err_msg=key)
+    run_two_workers(_WORKER, lambda task: [str(tmp_path / "batch.npz"), json.dumps(BINDINGS), str(BANK),
+                                           str(tmp_path / f"w{task}.npz")],
+                    timeout=300, env={"CUDA_VISIBLE_DEVICES": ""})
+    assert_identical(tmp_path / "w0.npz", tmp_path / "w1.npz")
+    w0 = np.load(tmp_path / "w0.npz")
     # Both workers wrote every example of the global batch, not only their own half.
     initial = pirl.unit_rows(BANK, 128, 0)
     changed = np.flatnonzero(np.any(w0["bank"] != initial, axis=1))
