@@ -180,12 +180,18 @@ def pose_class(angle_degrees: float, viewpoint: bool) -> int:
     return int(min(max(math.floor((angle_degrees - lo) / (hi - lo) * NUM_POSES), 0), NUM_POSES - 1))
 
 
-def _rng(split: str, index: int, stream: int) -> np.random.Generator:
+def example_rng(seed: int, split: str, index: int, stream: int) -> np.random.Generator:
+    """The generator of one random stream of one example: a pure function of (dataset seed, split, index, stream),
+    which is what makes every synthetic dataset byte-identical on every machine."""
     if split not in _SPLIT_IDS:
         raise ValueError(f"Unknown split {split!r}; expected one of {tuple(_SPLIT_IDS)}.")
     if index < 0:
         raise ValueError(f"index must be >= 0, got {index}.")
-    return np.random.default_rng([SEED, _SPLIT_IDS[split], int(index), stream])
+    return np.random.default_rng([seed, _SPLIT_IDS[split], int(index), stream])
+
+
+def _rng(split: str, index: int, stream: int) -> np.random.Generator:
+    return example_rng(SEED, split, index, stream)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

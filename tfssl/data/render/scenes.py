@@ -37,7 +37,6 @@ MAX_OBJECTS = 4
 NUM_CATEGORIES = shapes.NUM_CLASSES  # categories are 1..K (0 = no object / padding)
 MIN_VISIBLE_FRACTION = 0.3
 MIN_VISIBLE_PIXELS = 24
-_SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 _MAX_REDRAWS = 50
 
 
@@ -109,11 +108,7 @@ def order_matrix(modal: np.ndarray, amodal: np.ndarray, depth: np.ndarray) -> np
 
 
 def _rng(split: str, index: int, stream: int) -> np.random.Generator:
-    if split not in _SPLIT_IDS:
-        raise ValueError(f"Unknown split {split!r}; expected one of {tuple(_SPLIT_IDS)}.")
-    if index < 0:
-        raise ValueError(f"index must be >= 0, got {index}.")
-    return np.random.default_rng([SEED, _SPLIT_IDS[split], int(index), stream])
+    return objects.example_rng(SEED, split, index, stream)
 
 
 def _sample_placements(rng: np.random.Generator, num: int, size: int) -> list[shapes.Placement]:
