@@ -215,7 +215,7 @@ def test_pcnet_m_converts_to_tflite(tmp_path):
 
     gin.parse_config(BINDINGS)
     method = PCNet(image_size=32, train_content=False, perceptual="none")
-    fn, signature = method.mask_tflite_endpoint()
+    fn, signature = method.tflite_endpoints()["pcnet_m"]
     info = exporting.export_tflite(fn, tmp_path / "pcnet_m.tflite", input_signature=signature)
     batch = synthetic_batch(4)
     masks = np.concatenate([batch["mask_input"], batch["eraser"]], axis=-1)
@@ -272,7 +272,7 @@ def test_unknown_perceptual_network_is_a_user_error():
 
 
 def test_smoke_run_of_the_embedded_default(tmp_path, monkeypatch):
-    from tfssl.core import experiment
+    from tfssl.core import experiment, exporting
 
     monkeypatch.chdir(REPO)
     result = experiment.run(str(tmp_path / "run"), ["gin/pcnet.gin", "gin/smoke.gin"], [
@@ -285,6 +285,13 @@ def test_smoke_run_of_the_embedded_default(tmp_path, monkeypatch):
     for key in ("order_accuracy", "amodal_miou", "content_l1", "order_accuracy_convex", "content_l1_mean_fill"):
         assert key in metrics
     with open(tmp_path / "run" / "export" / "manifest.json") as f:
-        endpoints = {e["name"] for e in json.load(f)["endpoints"]}
-    assert {"complete_mask", "complete_content", "serving_default"} <= endpoints
+        manifest = json.load(f)
+    assert {"complete_mask", "complete_content", "serving_default"} <= {e["name"] for e in manifest["endpoints"]}
     assert os.path.exists(tmp_path / "run" / "export" / "encoder.tflite")
+    # PCNet-M on device: written by the exporter, listed and checked in LiteRT against the live network.
+    assert "pcnet_m.tflite" in manifest["files"] and manifest["parity"]["pcnet_m.tflite"]["ok"]
+    assert manifest["tflite"]["pcnet_m"]["input_shape"][1:] == [64, 64, 2]
+    masks = np.random.default_rng(1).uniform(size=(3, 64, 64, 2)).astype(np.float32)
+    expected = result["session"].method.mask_probabilities(masks[..., :1], masks[..., 1:]).numpy()
+    np.testing.assert_allclose(exporting.run_tflite(tmp_path / "run" / "export" / "pcnet_m.tflite", masks), expected,
+                               atol=1e-4)

@@ -6,6 +6,8 @@
                                        mode) + every `method.serving_endpoints()` entry
     export_dir/hub/                    TF2 reusable SavedModel of the encoder (hub.load / hub.KerasLayer / TFSMLayer)
     export_dir/encoder.tflite          float32 TF-Lite encoder (+ encoder_float16.tflite, encoder_int8.tflite)
+    export_dir/<name>.tflite           float32 TF-Lite model of every `method.tflite_endpoints()` entry (PCNet:
+                                       pcnet_m.tflite, mask completion)
     export_dir/manifest.json           input spec, preprocessing, endpoints, gin config, versions, and the measured
                                        max abs difference of every export against the live model
 
@@ -685,7 +687,7 @@ def export_all(
     """Writes every export of `method` into `export_dir`, checks each against the live model, returns the manifest.
 
     Files: `saved_model/`, `hub/`, one `.tflite` per variant (`encoder.tflite`, `encoder_float16.tflite`,
-    `encoder_int8.tflite`) and `manifest.json`. Everything is built and checked in a staging folder inside
+    `encoder_int8.tflite`), one `<name>.tflite` per `method.tflite_endpoints()` entry and `manifest.json`. Everything is built and checked in a staging folder inside
     `export_dir` and only then renamed into place (manifest last); tflite variants of an earlier export that are
     not produced again are removed so the folder always matches its manifest.
 
@@ -740,6 +742,9 @@ def export_all(
             )
             endpoints.append(_export_checked_hub(method.encoder, staging, sample_images, reference, parity))
             tflite = _export_checked_tflite(method.encoder, staging, sample_images, reference, tflite_variants, parity)
+            extra_tflite = _export_checked_method_tflite(method, staging, sample_images, endpoint_inputs, parity)
+            tflite.update(extra_tflite)
+            extra_files = [info["file"] for info in extra_tflite.values()]
             manifest = {
                 "format_version": MANIFEST_FORMAT_VERSION,
                 "input": {
@@ -750,7 +755,8 @@ def export_all(
                 },
                 "output": {"name": "features", "shape": [None, *map(int, reference.shape[1:])], "dtype": "float32"},
                 "preprocessing": dict(preprocessing),
-                "files": [SAVED_MODEL_DIR, HUB_DIR, *(TFLITE_FILES[v] for v in tflite_variants), MANIFEST_NAME],
+                "files": [SAVED_MODEL_DIR, HUB_DIR, *(TFLITE_FILES[v] for v in tflite_variants), *extra_files,
+                          MANIFEST_NAME],
                 "endpoints": endpoints,
                 "tflite": tflite,
                 "parity": parity,
@@ -768,7 +774,7 @@ def export_all(
             text = json.dumps(manifest, indent=2, default=_json_default) + "\n"
             manifest = json.loads(text)  # the caller gets exactly what is on disk
             (staging / MANIFEST_NAME).write_text(text)
-            _commit(staging, export_dir, tflite_variants)
+            _commit(staging, export_dir, tflite_variants, extra_files)
     finally:
         _remove(staging)
     return manifest
@@ -825,10 +831,28 @@ def _export_checked_tflite(encoder, staging, sample_images, reference, variants,
     return infos
 
 
-def _commit(staging: pathlib.Path, export_dir: pathlib.Path, tflite_variants: Sequence[str]) -> None:
+def _export_checked_method_tflite(method, staging, sample_images, endpoint_inputs, parity) -> dict[str, dict]:
+    """Writes the method's own TF-Lite models (`method.tflite_endpoints()`, float32) as `<name>.tflite` and records
+    each one's parity in LiteRT against the live function, on the same inputs as a serving endpoint's check."""
+    infos = {}
+    endpoints = getattr(method, "tflite_endpoints", lambda: {})() or {}
+    for name, (fn, signature) in endpoints.items():
+        if len(signature) != 1:
+            raise ValueError(f"tflite endpoint {name!r} must take exactly one input, got {len(signature)}.")
+        file_name = f"{name}.tflite"
+        info = export_tflite(fn, staging / file_name, input_signature=signature)
+        (inputs,), source = _endpoint_inputs(name, signature, sample_images, endpoint_inputs)
+        expected = fn(tf.constant(inputs))
+        parity[file_name] = _parity(run_tflite(staging / file_name, inputs), expected, "float32", len(inputs))
+        infos[name] = {"file": file_name, **info, "parity_inputs": source}
+    return infos
+
+
+def _commit(staging: pathlib.Path, export_dir: pathlib.Path, tflite_variants: Sequence[str],
+            extra_files: Sequence[str] = ()) -> None:
     """Moves the checked artifacts into place, the manifest last so a manifest only describes files in place;
     tflite variants not produced this time are removed so the folder matches its manifest."""
-    for name in [SAVED_MODEL_DIR, HUB_DIR, *(TFLITE_FILES[v] for v in tflite_variants)]:
+    for name in [SAVED_MODEL_DIR, HUB_DIR, *(TFLITE_FILES[v] for v in tflite_variants), *extra_files]:
         _replace(staging / name, export_dir / name)
     for variant, file_name in TFLITE_FILES.items():
         if variant not in tflite_variants:

@@ -97,6 +97,11 @@ class Method(keras.Model):
         """Task-specific export signatures: name -> (fn, [tf.TensorSpec, ...])."""
         return {}
 
+    def tflite_endpoints(self) -> dict:
+        """Extra on-device models, each exported as `<name>.tflite` (float32) beside the encoder's and checked in
+        LiteRT: name -> (fn, [one tf.TensorSpec with a None batch]); fn maps that one input to one output."""
+        return {}
+
     def compile(self, **kwargs):
         """Plain `compile(); fit(ds)` on one device: the method already owns its optimizers and losses."""
         kwargs.setdefault("optimizer", next(iter(self.optimizers.values())))

@@ -421,8 +421,8 @@ class PCNet(Method):
         return {"complete_mask": (self.mask_probabilities, mask),
                 "complete_content": (self.complete_content, content)}
 
-    def mask_tflite_endpoint(self):
-        """PCNet-M as one TF-Lite-friendly function: (masks float32 [B, S, S, 2] = mask_input, eraser) ->
-        foreground probability [B, S, S]; for `tfssl.core.exporting.export_tflite(fn, path, input_signature=...)`."""
+    def tflite_endpoints(self):
+        """PCNet-M on device, exported as `pcnet_m.tflite`: masks float32 [B, S, S, 2] (mask_input, eraser
+        stacked on the channel axis; TF-Lite models here take one input) -> foreground probability [B, S, S]."""
         spec = [tf.TensorSpec([None, self.image_size, self.image_size, 2], tf.float32, name="masks")]
-        return (lambda masks: tf.nn.softmax(self.mask_net(masks, training=False))[..., 1]), spec
+        return {"pcnet_m": ((lambda masks: tf.nn.softmax(self.mask_net(masks, training=False))[..., 1]), spec)}
