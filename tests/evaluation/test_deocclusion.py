@@ -102,3 +102,27 @@ def test_deocclusion_metrics_end_to_end_with_the_convex_completer_as_method():
     for key in ("order_accuracy_area", "order_accuracy_yaxis", "amodal_miou_raw", "invisible_iou",
                 "content_psnr"):
         assert np.isfinite(m[key])
+
+
+def test_pair_growth_diagnosis_with_an_oracle_front_never_grows_back_regrows_its_hidden_part():
+    # A (front) covers the top-left of B (back): 10 x 10 = 100 of B's pixels are hidden.
+    amodal = np.zeros((2, 64, 64), bool)
+    amodal[0, 10:30, 10:30] = True
+    amodal[1, 20:40, 20:40] = True
+    modal = amodal.copy()
+    modal[1] &= ~amodal[0]
+    order = np.array([[0, 1], [-1, 0]])
+    oracle = D.OracleCompleter(modal, amodal, 64)
+    records = E.pair_growth_records(oracle, {"modal": modal, "amodal": amodal, "order": order, "category": None})
+    np.testing.assert_array_equal(records["true"], [1])
+    np.testing.assert_array_equal(records["hidden"], [100])
+    front_growth, back_growth = records["d0/count@0.1"][0]
+    assert front_growth == 0 and abs(back_growth - 100) <= 10  # crops are resized: a few pixels either way
+    assert E.order_from_growth(records["d0/count@0.1"])[0] == D.order_matrix(oracle, modal)[0, 1] == 1
+    summary = E.summarize_pair_growth(records)
+    assert summary["num_pairs"] == 1 and set(summary["accuracy"].values()) == {1.0}
+    assert summary["reference_rule_wrong_pairs"]["count"] == 0
+    assert summary["error_by_hidden_pixels"] == {"60-200": {"pairs": 1, "error": 0.0}}
+    # A wrong decision is counted as such: swap the growths.
+    swapped = {**records, "d0/count@0.1": records["d0/count@0.1"][:, ::-1]}
+    assert E.summarize_pair_growth(swapped)["reference_rule_wrong_pairs"]["count"] == 1

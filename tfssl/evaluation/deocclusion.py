@@ -205,3 +205,92 @@ def deocclusion_metrics(method, *, dataset: str = "tfssl_scenes/base", split: st
     metrics.update(num_scenes=num_scenes, num_instances=num_instances,
                    num_pairs=int(totals["order/pcnet"][1]) if "order/pcnet" in totals else 0)
     return metrics
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Diagnosis of the ordering rule (benchmarks/pcnet_ordering.py): how much each instance of a pair grows into the
+# other, by several statistics of the same PCNet-M probabilities.
+
+GROWTH_THRESHOLDS = (0.1, 0.3, 0.5)
+GROWTH_HIDDEN_BINS = (0, 5, 20, 60, 200, 10**9)
+
+
+def pair_growth(completer: D.Completer, modal: np.ndarray, category, pairs: list[tuple[int, int]],
+                eraser_dilation: int = 0) -> dict[str, np.ndarray]:
+    """How much each instance of each pair grows into the other, by several statistics.
+
+    Args:
+      completer: PCNet's interface (`tfssl.deocclusion.Completer`).
+      modal: bool [N, H, W]; category: int [N] or None; pairs: (i, j) with i < j.
+      eraser_dilation: as in `tfssl.deocclusion.order_matrix`.
+    Returns:
+      {"count@t" for t in GROWTH_THRESHOLDS (pixels above t, the reference rule's statistic at t = 0.1), "soft"
+      (summed probability)}: float [P, 2]; column 0 = how much i grows into j, column 1 = j into i.
+    """
+    directed = [p for i, j in pairs for p in ((i, j), (j, i))]
+    t_idx, e_idx = np.array(directed).T
+    erasers = D.dilate(modal[e_idx], eraser_dilation) & ~modal[t_idx]
+    probabilities = D.complete_masks(completer, modal[t_idx], erasers,
+                                     None if category is None else np.asarray(category)[t_idx])
+    growth = {f"count@{t}": np.sum((probabilities > t) & erasers, axis=(1, 2)).astype(np.float64)
+              for t in GROWTH_THRESHOLDS}
+    growth["soft"] = np.sum(probabilities * erasers, axis=(1, 2)).astype(np.float64)
+    return {k: v.reshape(-1, 2) for k, v in growth.items()}
+
+
+def order_from_growth(growth: np.ndarray) -> np.ndarray:
+    """The rule on [P, 2] growths: +1 when i is above j (j grows more into i), -1 below, 0 on a tie."""
+    return np.sign(growth[:, 1] - growth[:, 0]).astype(np.int64)
+
+
+def summarize_pair_growth(records: dict[str, np.ndarray]) -> dict:
+    """Accuracy per statistic, error by hidden size, and the failure split, from the concatenated pair records.
+
+    Args:
+      records: "true" int [P] in {-1, 1} (O[i, j]); "hidden" int [P] (hidden pixels of the truly occluded one);
+        "d<k>/<stat>" float [P, 2] growths with eraser dilation k (see `pair_growth`).
+    """
+    true, hidden = records["true"], records["hidden"]
+    out = {"num_pairs": int(len(true)), "accuracy": {}, "ties": {}}
+    for key, growth in records.items():
+        if key in ("true", "hidden"):
+            continue
+        predicted = order_from_growth(growth)
+        out["accuracy"][key] = float(np.mean(predicted == true))
+        out["ties"][key] = float(np.mean(predicted == 0))
+    wrong = order_from_growth(records["d0/count@0.1"]) != true
+    out["error_by_hidden_pixels"] = {
+        f"{lo}-{hi if hi < 10**9 else 'inf'}": {"pairs": int(np.sum(sel)), "error": float(np.mean(wrong[sel]))}
+        for lo, hi in zip(GROWTH_HIDDEN_BINS[:-1], GROWTH_HIDDEN_BINS[1:])
+        if np.any(sel := (hidden >= lo) & (hidden < hi))}
+    growth = records["d0/count@0.1"]
+    front = np.where(true == 1, growth[:, 0], growth[:, 1])  # the front instance growing into the back one
+    back = np.where(true == 1, growth[:, 1], growth[:, 0])
+    out["reference_rule_wrong_pairs"] = {
+        "count": int(np.sum(wrong)),
+        "median_front_growth_pixels": float(np.median(front[wrong])) if wrong.any() else 0.0,
+        "median_back_growth_fraction_of_hidden": (
+            float(np.median(back[wrong] / np.maximum(hidden[wrong], 1))) if wrong.any() else 0.0),
+    }
+    out["reference_rule_right_pairs"] = {
+        "median_front_growth_pixels": float(np.median(front[~wrong])) if (~wrong).any() else 0.0,
+        "median_back_growth_fraction_of_hidden": (
+            float(np.median(back[~wrong] / np.maximum(hidden[~wrong], 1))) if (~wrong).any() else 0.0),
+    }
+    return out
+
+
+def pair_growth_records(completer: D.Completer, scene: dict) -> dict[str, np.ndarray]:
+    """`summarize_pair_growth`'s records for one scene (empty arrays when no bordering pair has a true relation)."""
+    modal, amodal = scene["modal"].astype(bool), scene["amodal"].astype(bool)
+    true = np.asarray(scene["order"]) * D.bordering(modal)
+    n = len(modal)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if true[i, j] != 0]
+    records = {"true": np.array([true[i, j] for i, j in pairs], np.int64)}
+    hidden = (amodal & ~modal).sum(axis=(1, 2))
+    records["hidden"] = np.array([hidden[j] if true[i, j] == 1 else hidden[i] for i, j in pairs], np.int64)
+    for dilation in (0, 1):
+        growth = (pair_growth(completer, modal, scene.get("category"), pairs, dilation) if pairs
+                  else {f"count@{t}": np.zeros((0, 2)) for t in GROWTH_THRESHOLDS} | {"soft": np.zeros((0, 2))})
+        records.update({f"d{dilation}/{k}": v for k, v in growth.items()})
+    return records
