@@ -32,6 +32,7 @@ flags.DEFINE_string("dataset", "tfssl_scenes/base", "Scene dataset with a true o
 flags.DEFINE_integer("max_examples", 500, "Scenes evaluated (gin/pcnet.gin evaluates 500).")
 FLAGS = flags.FLAGS
 
+
 def main(argv):
     del argv
     from tfssl.core import experiment

@@ -687,9 +687,10 @@ def export_all(
     """Writes every export of `method` into `export_dir`, checks each against the live model, returns the manifest.
 
     Files: `saved_model/`, `hub/`, one `.tflite` per variant (`encoder.tflite`, `encoder_float16.tflite`,
-    `encoder_int8.tflite`), one `<name>.tflite` per `method.tflite_endpoints()` entry and `manifest.json`. Everything is built and checked in a staging folder inside
-    `export_dir` and only then renamed into place (manifest last); tflite variants of an earlier export that are
-    not produced again are removed so the folder always matches its manifest.
+    `encoder_int8.tflite`), one `<name>.tflite` per `method.tflite_endpoints()` entry, and `manifest.json`.
+    Everything is built and checked in a staging folder inside `export_dir` and only then renamed into place
+    (manifest last); tflite variants of an earlier export that are not produced again are removed so the folder
+    always matches its manifest.
 
     Args:
       method: built method: `.encoder` (images [B, H, W, 3] float32 in [0, 1] -> features [B, D]) and
