@@ -208,7 +208,7 @@ def deocclusion_metrics(method, *, dataset: str = "tfssl_scenes/base", split: st
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Diagnosis of the ordering rule (benchmarks/pcnet_ordering.py): how much each instance of a pair grows into the
+# Diagnosis of the ordering rule (benchmarks/pcnet_diagnosis.py): how much each instance of a pair grows into the
 # other, by several statistics of the same PCNet-M probabilities.
 
 GROWTH_THRESHOLDS = (0.1, 0.3, 0.5)
