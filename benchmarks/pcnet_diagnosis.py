@@ -4,13 +4,13 @@
         --out=benchmarks/results/pcnet_diagnosis.json
 
 Ordering ("ordering" in the JSON). The rule (`tfssl.deocclusion.order_matrix`) completes each instance of a
-bordering pair with the other as eraser and calls the one that grows more into the other the occluded one. For
-every pair of the held-out test scenes with a true relation, this records how much the truly FRONT instance grows
-into the back one (ideally 0: nothing of it is hidden) and how much the truly BACK instance grows into the front one
-(ideally all of its hidden part), and reports:
+bordering pair with the other as eraser and calls the one that grows more into the other the occluded one. For every
+pair of the held-out test scenes (or --split=validation, to choose options) with a true relation, this records how
+much the truly FRONT instance grows into the back one (ideally 0: nothing of it is hidden) and how much the truly
+BACK instance grows into the front one (ideally all of its hidden part), and reports:
   - accuracy of the rule with other decision statistics from the same probabilities: pixel counts above thresholds
     0.1 (the reference's), 0.3 and 0.5, and the summed probability inside the eraser (no threshold);
-  - the same with the eraser dilated by one pixel;
+  - the same with the eraser dilated by one pixel, and with PCNet-M averaged over each crop and its mirror image;
   - error rate by the size of the occluded instance's hidden part;
   - on the wrong pairs, the median growth of the front and of the back instance (which of the two failures dominates).
 Content ("content_in_distribution"). PCNet-C's hidden-pixel L1 and the mean-colour fill's on training-style samples
@@ -33,6 +33,7 @@ from tfssl import cli  # --gin_file (default here: gin/pcnet.gin), --gin_param, 
 
 flags.DEFINE_string("out", "benchmarks/results/pcnet_diagnosis.json", "Where to write the JSON.")
 flags.DEFINE_string("dataset", "tfssl_scenes/base", "Scene dataset with a true order.")
+flags.DEFINE_string("split", "test", "Scenes to diagnose: 'validation' to choose inference options, 'test' to report.")
 flags.DEFINE_integer("max_examples", 500, "Scenes evaluated (gin/pcnet.gin evaluates 500).")
 flags.DEFINE_integer("content_batches", 8, "Batches of 64 training-style samples for the content check.")
 FLAGS = flags.FLAGS
@@ -73,14 +74,16 @@ def main(argv):
         raise ModelDirError(f"no checkpoint in {FLAGS.model_dir}/ckpt; run benchmarks/pcnet.py first")
     method = session.method
     begun, parts = time.time(), []
-    for scene in metrics.load_scenes(FLAGS.dataset, "test", FLAGS.max_examples):
+    for scene in metrics.load_scenes(FLAGS.dataset, FLAGS.split, FLAGS.max_examples):
         scene["category"] = scene["category"] if method.use_category else None
         parts.append(metrics.pair_growth_records(method, scene))
     records = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     result = {
         "command": "python benchmarks/pcnet_diagnosis.py " + " ".join(
-            [f"--gin_file={f}" for f in FLAGS.gin_file] + [f"--model_dir={FLAGS.model_dir}"]),
-        "model_step": int(session.trainer.step), "dataset": FLAGS.dataset, "max_examples": FLAGS.max_examples,
+            [f"--gin_file={f}" for f in FLAGS.gin_file] + [f"--gin_param={p}" for p in FLAGS.gin_param]
+            + [f"--model_dir={FLAGS.model_dir}", f"--split={FLAGS.split}"]),
+        "model_step": int(session.trainer.step), "dataset": FLAGS.dataset, "split": FLAGS.split,
+        "max_examples": FLAGS.max_examples,
         "seconds": time.time() - begun,
         "ordering": metrics.summarize_pair_growth(records),
         "content_in_distribution": content_in_distribution(method, FLAGS.dataset, FLAGS.content_batches),

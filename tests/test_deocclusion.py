@@ -162,3 +162,46 @@ def test_deocclude_layers_and_background(scenes):
     np.testing.assert_allclose(result.background[~objects], s["image"][~objects], atol=1e-6)
     assert 0.0 <= result.background.min() and result.background.max() <= 1.0
     assert set(result.ancestors) == set(range(n))
+
+
+class _LeftBiased(D.ConvexHullCompleter):
+    """Not mirror-equivariant: foreground probability 1 on the left half of every crop, 0 on the right."""
+
+    def mask_probabilities(self, mask_input, eraser):
+        out = np.zeros(np.asarray(mask_input).shape[:3], np.float32)
+        out[:, :, : self.image_size // 2] = 1.0
+        return out
+
+
+def test_flip_averaged_completer_is_the_mean_of_the_two_views(scenes):
+    s = next(s for s in scenes if np.abs(s["order"]).sum() > 0)
+    crops = D.crop_masks(s["modal"], D.target_boxes(s["modal"]), 64)
+    erasers = np.roll(crops, 1, axis=0)
+    # A mirror-equivariant completer is unchanged by averaging ...
+    hull = D.ConvexHullCompleter(64)
+    np.testing.assert_allclose(D.FlipAveraged(hull).mask_probabilities(crops, erasers),
+                               hull.mask_probabilities(crops, erasers))
+    # ... and a view-dependent one is averaged with its mirrored answer: half everywhere.
+    np.testing.assert_allclose(D.FlipAveraged(_LeftBiased(64)).mask_probabilities(crops, erasers), 0.5)
+    # The oracle is perfect in both views, so flip-averaged inference recovers the true order too.
+    oracle = D.FlipAveraged(D.OracleCompleter(s["modal"], s["amodal"], 64))
+    np.testing.assert_array_equal(D.order_matrix(oracle, s["modal"]), s["order"] * D.bordering(s["modal"]))
+    content = D.FlipAveraged(hull).complete_content(np.ones((1, 64, 64, 3)), crops[:1], np.zeros((1, 64, 64, 1)))
+    np.testing.assert_allclose(content, 1.0)
+
+
+def test_soft_order_score_sums_probabilities_and_recovers_the_oracle_order(scenes):
+    probabilities = np.array([[[0.05, 0.5], [0.3, 1.0]]], np.float32)
+    region = np.array([[[True, True], [False, True]]])
+    assert D.growth_scores(probabilities, region, "soft") == pytest.approx(1.55)
+    assert D.growth_scores(probabilities, region, "count", 0.1) == 2
+    with pytest.raises(ValueError, match="order_score"):
+        D.growth_scores(probabilities, region, "median")
+    correct = total = 0
+    for s in scenes:
+        true = s["order"] * D.bordering(s["modal"])
+        order = D.order_matrix(D.OracleCompleter(s["modal"], s["amodal"], 64), s["modal"], order_score="soft")
+        np.testing.assert_array_equal(order, -order.T)
+        correct += np.sum((order == true) & (true != 0))
+        total += np.sum(true != 0)
+    assert total > 0 and correct / total > 0.95

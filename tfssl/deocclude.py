@@ -37,6 +37,9 @@ flags.DEFINE_string("out", None, "Output folder (created if missing).")
 flags.DEFINE_integer("eraser_dilation", 0, "Pixels by which erasers grow in the ordering and amodal steps.")
 flags.DEFINE_float("occ_threshold", 0.1, "PCNet-M probability above which a pixel counts in the ordering step.")
 flags.DEFINE_float("amodal_threshold", 0.2, "PCNet-M probability above which a pixel joins the amodal mask.")
+flags.DEFINE_enum("order_score", "count", ["count", "soft"], "How much an instance grows into the other in the "
+                  "ordering step: 'count' (pixels above --occ_threshold, the paper's) or 'soft' (summed probability).")
+flags.DEFINE_bool("flip_average", False, "Average PCNet-M over each crop and its mirror image (2x the mask cost).")
 flags.DEFINE_bool("content", True, "Also complete object layers and the background (PCNet-C).")
 FLAGS = flags.FLAGS
 
@@ -203,7 +206,8 @@ def _deocclude(model_dir: str) -> None:
         raise UserError("this model was trained with categories; pass --categories with one id per mask")
     result = deocclusion.deocclude(method, image, modal, category if method.use_category else None,
                                    occ_threshold=FLAGS.occ_threshold, amodal_threshold=FLAGS.amodal_threshold,
-                                   eraser_dilation=FLAGS.eraser_dilation, content=FLAGS.content)
+                                   eraser_dilation=FLAGS.eraser_dilation, content=FLAGS.content,
+                                   order_score=FLAGS.order_score, flip_average=FLAGS.flip_average)
     written = write_outputs(FLAGS.out, result, category=category, **inputs)
     print(f"tfssl: de-occluded {len(modal)} instances; wrote {len(written)} files to {FLAGS.out}", flush=True)
 

@@ -37,6 +37,7 @@ from tfssl.data import pcnet_samples
 OCC_THRESHOLD = 0.1
 AMODAL_THRESHOLD = 0.2
 HOLE_DILATION = 2
+ORDER_SCORES = ("count", "soft")
 
 
 class Completer(Protocol):
@@ -183,15 +184,18 @@ def complete_masks(completer: Completer, targets: np.ndarray, erasers: np.ndarra
 
 
 def order_matrix(completer: Completer, modal: np.ndarray, category: np.ndarray | None = None,
-                 occ_threshold: float = OCC_THRESHOLD, eraser_dilation: int = 0) -> np.ndarray:
+                 occ_threshold: float = OCC_THRESHOLD, eraser_dilation: int = 0,
+                 order_score: str = "count") -> np.ndarray:
     """PCNet's pairwise occlusion order from modal masks.
 
     Args:
       completer: PCNet's interface.
       modal: {0, 1} [N, H, W] visible masks, each non-empty.
       category: int [N] in 1..K.
-      occ_threshold: foreground probability above which a pixel counts as completed.
+      occ_threshold: foreground probability above which a pixel counts as completed ('count' only).
       eraser_dilation: pixels by which the other instance's mask grows before it is used as eraser.
+      order_score: how much t grows into e: 'count' (the reference's: pixels above occ_threshold) or 'soft' (the
+        summed probability, which keeps the confidence a threshold throws away and almost never ties).
     Returns:
       int64 [N, N] in {-1, 0, 1}, antisymmetric: O[i, j] = 1 when i occludes j, -1 when j occludes i, 0 for
       non-bordering pairs and ties.
@@ -208,13 +212,31 @@ def order_matrix(completer: Completer, modal: np.ndarray, category: np.ndarray |
     erasers = dilate(modal[e_idx], eraser_dilation) & ~modal[t_idx]
     probabilities = complete_masks(completer, modal[t_idx], erasers,
                                    None if category is None else np.asarray(category)[t_idx])
-    occ = np.sum((probabilities > occ_threshold) & erasers & ~modal[t_idx], axis=(1, 2))
+    occ = growth_scores(probabilities, erasers & ~modal[t_idx], order_score, occ_threshold)
     for k, (i, j) in enumerate(pairs):
         occ_ij, occ_ji = occ[2 * k], occ[2 * k + 1]  # how much i (resp. j) grows into the other
         if occ_ij != occ_ji:
             above = 1 if occ_ji > occ_ij else -1  # j grows into i: i is in front of j
             order[i, j], order[j, i] = above, -above
     return order
+
+
+def growth_scores(probabilities: np.ndarray, regions: np.ndarray, order_score: str = "count",
+                  occ_threshold: float = OCC_THRESHOLD) -> np.ndarray:
+    """How much each completed target grows into its region (the eraser outside the target's own mask).
+
+    Args:
+      probabilities: float32 [M, H, W] in [0, 1], PCNet-M's foreground probability.
+      regions: bool [M, H, W].
+      order_score: 'count' (pixels above occ_threshold, the reference code's) or 'soft' (summed probability).
+    Returns:
+      float64 [M].
+    """
+    if order_score == "count":
+        return np.sum((probabilities > occ_threshold) & regions, axis=(1, 2)).astype(np.float64)
+    if order_score == "soft":
+        return np.sum(probabilities * regions, axis=(1, 2), dtype=np.float64)
+    raise ValueError(f"unknown order_score '{order_score}'; use one of {', '.join(ORDER_SCORES)}")
 
 
 def occluders(order: np.ndarray) -> dict[int, list[int]]:
@@ -337,7 +359,8 @@ class Deocclusion:
 
 def deocclude(completer: Completer, image: np.ndarray, modal: np.ndarray, category: Sequence[int] | None = None,
               occ_threshold: float = OCC_THRESHOLD, amodal_threshold: float = AMODAL_THRESHOLD,
-              eraser_dilation: int = 0, hole_dilation: int = HOLE_DILATION, content: bool = True) -> Deocclusion:
+              eraser_dilation: int = 0, hole_dilation: int = HOLE_DILATION, content: bool = True,
+              order_score: str = "count", flip_average: bool = False) -> Deocclusion:
     """The full de-occlusion of one image (steps 1-4 of the module docstring).
 
     Args:
@@ -346,11 +369,14 @@ def deocclude(completer: Completer, image: np.ndarray, modal: np.ndarray, catego
       modal: {0, 1} [N, H, W], non-empty visible masks.
       category: int [N] in 1..K, required when completer.use_category.
       content: also complete object layers and the background (PCNet-C).
+      order_score: 'count' or 'soft' (see `order_matrix`).
+      flip_average: average PCNet-M's probabilities over each crop and its mirror image (`FlipAveraged`).
     """
     modal = np.asarray(modal).astype(bool)
     category = None if category is None else np.asarray(category, np.int64)
-    order = order_matrix(completer, modal, category, occ_threshold, eraser_dilation)
-    amodal = amodal_masks(completer, modal, order, category, amodal_threshold, eraser_dilation)
+    masks = FlipAveraged(completer) if flip_average else completer
+    order = order_matrix(masks, modal, category, occ_threshold, eraser_dilation, order_score)
+    amodal = amodal_masks(masks, modal, order, category, amodal_threshold, eraser_dilation)
     result = Deocclusion(order=order, occluders=occluders(order),
                          ancestors={i: ancestors(order, i) for i in range(len(modal))}, amodal=amodal)
     if content:
@@ -361,6 +387,30 @@ def deocclude(completer: Completer, image: np.ndarray, modal: np.ndarray, catego
 
 # --------------------------------------------------------------------------------------------------------------
 # Completers without learning: the paper's convex-hull baseline and the oracle of the tests.
+
+
+class FlipAveraged:
+    """A completer whose mask probabilities are the mean over each crop and its left-right mirror image.
+
+    PCNet-M is trained on randomly flipped targets and occluders, so both views are equally valid inputs;
+    averaging them cancels part of the network's view-dependent error (test-time augmentation). Content is
+    delegated unchanged. Twice the mask-completion cost.
+    """
+
+    def __init__(self, completer: Completer):
+        self.completer = completer
+        self.image_size = completer.image_size
+        self.use_category = completer.use_category
+
+    def mask_probabilities(self, mask_input, eraser) -> np.ndarray:
+        mask_input, eraser = np.asarray(mask_input, np.float32), np.asarray(eraser, np.float32)
+        size, n = self.image_size, len(mask_input)
+        both = (np.concatenate([mask_input, mask_input[:, :, ::-1]]), np.concatenate([eraser, eraser[:, :, ::-1]]))
+        probabilities = np.asarray(self.completer.mask_probabilities(*both), np.float32).reshape(2 * n, size, size)
+        return 0.5 * (probabilities[:n] + probabilities[n:, :, ::-1])
+
+    def complete_content(self, image, content_modal, hole):
+        return self.completer.complete_content(image, content_modal, hole)
 
 
 class ConvexHullCompleter:
@@ -416,10 +466,12 @@ class OracleCompleter:
         eraser = np.asarray(eraser)[..., 0] > 0
         out = np.zeros(mask_input.shape, np.float32)
         for b, m in enumerate(mask_input):
-            match = [k for k in range(len(self._modal)) if np.array_equal(self._modal[k], m)]
+            # A perfect completer commutes with mirroring (`FlipAveraged`): mirrored crops are recognised too.
+            views = ((self._modal, self._amodal), (self._modal[:, :, ::-1], self._amodal[:, :, ::-1]))
+            match = [amodal[k] for modal, amodal in views for k in range(len(modal)) if np.array_equal(modal[k], m)]
             if not match:
                 raise ValueError("the oracle got a mask input that is no instance of its scene")
-            out[b] = self._amodal[match[0]] & (m | eraser[b])
+            out[b] = match[0] & (m | eraser[b])
         return out
 
     def complete_content(self, image, content_modal, hole) -> np.ndarray:

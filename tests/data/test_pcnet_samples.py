@@ -113,6 +113,15 @@ def test_pipeline_batches_have_the_interface(prepared):
     assert 0.0 <= float(tf.reduce_min(batch["image"])) and float(tf.reduce_max(batch["image"])) <= 1.0
 
 
+def test_case1_probability_sets_how_often_the_occluder_is_in_front(prepared):
+    for probability in (0.5, 1.0):
+        batch = next(iter(P.pcnet_dataset(256, name=SCENES, image_size=32, use_category=False,
+                                          case1_probability=probability)))
+        inp, target = batch["mask_input"].numpy(), batch["target"].numpy()
+        case1 = np.array([not np.array_equal(i, t) for i, t in zip(inp, target)])
+        assert abs(case1.mean() - probability) < 0.08, (probability, case1.mean())
+
+
 def test_pipeline_samples_obey_the_cases(stream):
     target, inp, eraser = (stream[k].numpy()[..., 0] for k in ("target", "mask_input", "eraser"))
     hole = stream["content_hole"].numpy()[..., 0]

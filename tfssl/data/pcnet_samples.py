@@ -213,8 +213,8 @@ def make_mask_sample(target: tf.Tensor, occluder: tf.Tensor, case1: tf.Tensor, c
     }
 
 
-def synthesize_sample(image, mask_a, category_a, mask_b, uniforms, image_size: int,
-                      use_category: bool) -> dict[str, tf.Tensor]:
+def synthesize_sample(image, mask_a, category_a, mask_b, uniforms, image_size: int, use_category: bool,
+                      case1_probability: float = CASE1_PROBABILITY) -> dict[str, tf.Tensor]:
     """One training sample from target instance A (with its scene) and occluder instance B.
 
     Args:
@@ -223,6 +223,7 @@ def synthesize_sample(image, mask_a, category_a, mask_b, uniforms, image_size: i
       category_a: int scalar 1..K.
       uniforms: float32 [NUM_UNIFORMS] in [0, 1) (the layout constants `_U_*` above).
       image_size: S, the crop side.
+      case1_probability: how often B is in front (case 1) rather than behind (case 2).
     Returns:
       dict: image float32 [S, S, 3] in [0, 1], the `make_mask_sample` keys, and covered (float32 scalar).
     """
@@ -243,7 +244,7 @@ def synthesize_sample(image, mask_a, category_a, mask_b, uniforms, image_size: i
     occluder = tf.where(flip_b, occluder[:, ::-1], occluder)
     tries = tf.reshape(u[_U_TRIES:_U_TRIES + 3 * NUM_TRIES], [NUM_TRIES, 3])
     placed, covered = place_occluder(target, occluder, tries)
-    sample = make_mask_sample(target, placed, u[_U_CASE] < CASE1_PROBABILITY, category_a, use_category)
+    sample = make_mask_sample(target, placed, u[_U_CASE] < case1_probability, category_a, use_category)
     return {"image": tf.clip_by_value(rgb, 0.0, 1.0), **sample, "covered": covered}
 
 
@@ -271,7 +272,8 @@ def _pick(scene: dict, u: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
 @gin.configurable(module="tfssl.data")
 def pcnet_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "train", image_size: int = 64,
                   use_category: bool = True, skip_batches: int = 0, seed: int = 0, shuffle_buffer: int = 20_000,
-                  max_examples: int | None = None, cache: bool = True, repeat: bool = True) -> tf.data.Dataset:
+                  max_examples: int | None = None, cache: bool = True, repeat: bool = True,
+                  case1_probability: float = CASE1_PROBABILITY) -> tf.data.Dataset:
     """PCNet's training stream: global batches of synthesised samples (the keys of the PCNet interface).
 
     Args:
@@ -286,6 +288,8 @@ def pcnet_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "tr
       max_examples: use only the first scenes of the split.
       cache: keep the decoded scenes in memory.
       repeat: cycle forever (training) or one pass.
+      case1_probability: how often the surrogate occluder is in front (case 1) rather than behind (case 2); the
+        paper's 0.8 (the reference code's `eraser_front_prob`).
     Returns:
       Batches: image float32 [B, S, S, 3] in [0, 1]; mask_input, eraser, target, content_modal, content_hole
       float32 [B, S, S, 1]; category int32 [B] in 1..K; index int64 [B] = scene index · 1024 + object slot
@@ -326,7 +330,8 @@ def pcnet_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "tr
         u = tf.random.stateless_uniform([NUM_UNIFORMS], seed=key)
         slot_a, mask_a, category_a = _pick(scene, u[_U_SLOT_A])
         _, mask_b, _ = _pick(scene_b, u[_U_SLOT_B])
-        sample = synthesize_sample(scene["image"], mask_a, category_a, mask_b, u, image_size, use_category)
+        sample = synthesize_sample(scene["image"], mask_a, category_a, mask_b, u, image_size, use_category,
+                                   case1_probability)
         del sample["covered"]
         return {**sample, "category": category_a,
                 "index": tf.cast(scene["index"], tf.int64) * INDEX_STRIDE + tf.cast(slot_a, tf.int64)}

@@ -97,7 +97,8 @@ def scene_counts(completer: D.Completer, image: np.ndarray, modal: np.ndarray, a
                  true_order: np.ndarray, layers: np.ndarray | None, category: np.ndarray | None = None,
                  baselines: bool = True, content: bool = True, occ_threshold: float = D.OCC_THRESHOLD,
                  amodal_threshold: float = D.AMODAL_THRESHOLD, eraser_dilation: int = 0,
-                 hole_dilation: int = D.HOLE_DILATION) -> dict[str, np.ndarray]:
+                 hole_dilation: int = D.HOLE_DILATION, order_score: str = "count",
+                 flip_average: bool = False) -> dict[str, np.ndarray]:
     """All pooled counts of one scene (keys `order/<m>`, `iou/<m>`, `content/<m>`), summed by `deocclusion_metrics`.
 
     Args:
@@ -105,13 +106,16 @@ def scene_counts(completer: D.Completer, image: np.ndarray, modal: np.ndarray, a
       image: float32 [H, W, 3] in [0, 1]; modal, amodal: {0, 1} [N, H, W]; true_order: int [N, N];
       layers: float [N, H, W, 3] in [0, 1], the objects' true RGB (needed when content).
       category: int [N] in 1..K.
+      order_score, flip_average: PCNet's inference options (`tfssl.deocclusion.deocclude`); the baselines use the
+        reference rule.
     """
     modal, amodal = np.asarray(modal).astype(bool), np.asarray(amodal).astype(bool)
     # Pairs whose order is visible in the masks, as in the reference code's ground truth.
     true_order = np.asarray(true_order) * D.bordering(modal)
     size = completer.image_size
-    orders = {"pcnet": D.order_matrix(completer, modal, category, occ_threshold, eraser_dilation)}
-    amodals = {"pcnet": D.amodal_masks(completer, modal, orders["pcnet"], category, amodal_threshold,
+    masks = D.FlipAveraged(completer) if flip_average else completer
+    orders = {"pcnet": D.order_matrix(masks, modal, category, occ_threshold, eraser_dilation, order_score)}
+    amodals = {"pcnet": D.amodal_masks(masks, modal, orders["pcnet"], category, amodal_threshold,
                                        eraser_dilation)}
     if baselines:
         convex = D.ConvexHullCompleter(size)
@@ -176,7 +180,8 @@ def load_scenes(dataset: str, split: str, max_examples: int | None):
 def deocclusion_metrics(method, *, dataset: str = "tfssl_scenes/base", split: str = "test",
                         max_examples: int | None = 500, baselines: bool = True, content: bool = True,
                         occ_threshold: float = D.OCC_THRESHOLD, amodal_threshold: float = D.AMODAL_THRESHOLD,
-                        eraser_dilation: int = 0, hole_dilation: int = D.HOLE_DILATION) -> dict[str, float]:
+                        eraser_dilation: int = 0, hole_dilation: int = D.HOLE_DILATION,
+                        order_score: str = "count", flip_average: bool = False) -> dict[str, float]:
     """PCNet's de-occlusion metrics and the baselines' on a scene dataset with ground-truth modal masks as input.
 
     Args:
@@ -185,6 +190,8 @@ def deocclusion_metrics(method, *, dataset: str = "tfssl_scenes/base", split: st
       max_examples: scenes evaluated (the first of the split).
       baselines: also the Area, Y-axis, Convex-hull, Raw and mean-fill baselines.
       content: also content completion (needs the objects' true layers).
+      occ_threshold, amodal_threshold, eraser_dilation, hole_dilation, order_score, flip_average: PCNet's inference
+        options (`tfssl.deocclusion.deocclude`).
     Returns:
       order_accuracy, amodal_miou, invisible_iou, content_l1, content_psnr, each also with the suffixes _area,
       _yaxis, _convex (ordering), _raw, _convex (amodal) and _mean_fill (content); num_scenes, num_pairs,
@@ -196,7 +203,7 @@ def deocclusion_metrics(method, *, dataset: str = "tfssl_scenes/base", split: st
         use_content = content and scene["layers"] is not None
         counts = scene_counts(method, scene["image"], scene["modal"], scene["amodal"], scene["order"],
                               scene["layers"], scene["category"], baselines, use_content, occ_threshold,
-                              amodal_threshold, eraser_dilation, hole_dilation)
+                              amodal_threshold, eraser_dilation, hole_dilation, order_score, flip_average)
         for key, value in counts.items():
             totals[key] = totals.get(key, 0) + value
         num_scenes += 1
@@ -232,9 +239,8 @@ def pair_growth(completer: D.Completer, modal: np.ndarray, category, pairs: list
     erasers = D.dilate(modal[e_idx], eraser_dilation) & ~modal[t_idx]
     probabilities = D.complete_masks(completer, modal[t_idx], erasers,
                                      None if category is None else np.asarray(category)[t_idx])
-    growth = {f"count@{t}": np.sum((probabilities > t) & erasers, axis=(1, 2)).astype(np.float64)
-              for t in GROWTH_THRESHOLDS}
-    growth["soft"] = np.sum(probabilities * erasers, axis=(1, 2)).astype(np.float64)
+    growth = {f"count@{t}": D.growth_scores(probabilities, erasers, "count", t) for t in GROWTH_THRESHOLDS}
+    growth["soft"] = D.growth_scores(probabilities, erasers, "soft")
     return {k: v.reshape(-1, 2) for k, v in growth.items()}
 
 
@@ -248,7 +254,8 @@ def summarize_pair_growth(records: dict[str, np.ndarray]) -> dict:
 
     Args:
       records: "true" int [P] in {-1, 1} (O[i, j]); "hidden" int [P] (hidden pixels of the truly occluded one);
-        "d<k>/<stat>" float [P, 2] growths with eraser dilation k (see `pair_growth`).
+        "d<k>/<stat>" float [P, 2] growths with eraser dilation k (see `pair_growth`); "flip/d0/<stat>" the same
+        with PCNet-M's probabilities averaged over each crop and its mirror image (`tfssl.deocclusion.FlipAveraged`).
     """
     true, hidden = records["true"], records["hidden"]
     out = {"num_pairs": int(len(true)), "accuracy": {}, "ties": {}}
@@ -289,8 +296,9 @@ def pair_growth_records(completer: D.Completer, scene: dict) -> dict[str, np.nda
     records = {"true": np.array([true[i, j] for i, j in pairs], np.int64)}
     hidden = (amodal & ~modal).sum(axis=(1, 2))
     records["hidden"] = np.array([hidden[j] if true[i, j] == 1 else hidden[i] for i, j in pairs], np.int64)
-    for dilation in (0, 1):
-        growth = (pair_growth(completer, modal, scene.get("category"), pairs, dilation) if pairs
+    variants = {"d0": (completer, 0), "d1": (completer, 1), "flip/d0": (D.FlipAveraged(completer), 0)}
+    for prefix, (masks, dilation) in variants.items():
+        growth = (pair_growth(masks, modal, scene.get("category"), pairs, dilation) if pairs
                   else {f"count@{t}": np.zeros((0, 2)) for t in GROWTH_THRESHOLDS} | {"soft": np.zeros((0, 2))})
-        records.update({f"d{dilation}/{k}": v for k, v in growth.items()})
+        records.update({f"{prefix}/{k}": v for k, v in growth.items()})
     return records
