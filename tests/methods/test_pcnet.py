@@ -201,6 +201,34 @@ def test_content_completion_ignores_the_hidden_pixels():
     assert out.shape == (4, 32, 32, 3) and out.min() >= 0.0 and out.max() <= 1.0
 
 
+def test_visible_mean_colour_is_the_mean_fill_baseline_colour():
+    from tfssl import deocclusion
+    batch = synthetic_batch(6, use_category=True)
+    image, modal, hole = batch["image"], batch["content_modal"], batch["content_hole"]
+    modal[0] = 0.0  # nothing of the instance visible: every non-hole pixel counts, as in the baseline
+    mean = pcnet.visible_mean_colour(image, modal, hole).numpy()
+    assert mean.shape == (6, 1, 1, 3)
+    np.testing.assert_allclose(np.broadcast_to(mean, image.shape),
+                               deocclusion.mean_colour_fill(image, modal, hole), atol=1e-6)
+
+
+def test_mean_colour_prior_adds_the_visible_mean_to_pcnet_c_and_still_ignores_hidden_pixels():
+    gin.parse_config(BINDINGS)
+    keras.utils.set_random_seed(0)
+    plain = PCNet(image_size=32)
+    keras.utils.set_random_seed(0)
+    prior = PCNet(image_size=32, mean_colour_prior=True)
+    batch = synthetic_batch(4)
+    image, modal, hole = batch["image"], batch["content_modal"], batch["content_hole"]
+    # Same weights: a zero network output means grey (0.5) without the prior and the visible mean with it.
+    shift = pcnet.visible_mean_colour(image, modal, hole) - 0.5
+    np.testing.assert_allclose(prior.content_output(image, modal, hole).numpy(),
+                               (plain.content_output(image, modal, hole) + shift).numpy(), atol=1e-5)
+    changed = np.where(hole > 0, 1.0 - image, image).astype("float32")
+    np.testing.assert_array_equal(prior.complete_content(image, modal, hole).numpy(),
+                                  prior.complete_content(changed, modal, hole).numpy())
+
+
 def test_summaries_show_masks_and_completions():
     gin.parse_config(BINDINGS)
     images = PCNet(image_size=32).summaries(synthetic_batch(6, use_category=True))
