@@ -129,3 +129,23 @@ def test_command_writes_results_with_a_restored_method(files, monkeypatch):
     assert np.asarray(record["order"]).shape == (2, 2)
     assert sorted(os.listdir(out)) == ["amodal_00.png", "amodal_01.png", "background.png", "layer_00.png",
                                        "layer_01.png", "order.json"]
+
+
+def test_command_passes_the_inference_options(files, monkeypatch):
+    from tfssl.core import experiment
+
+    monkeypatch.setattr(experiment, "setup", lambda *a, **k: _Session(False))
+    calls = []
+    real = D.deocclude
+    monkeypatch.setattr(D, "deocclude", lambda *a, **k: calls.append(k) or real(*a, **k))
+    argv = ["deocclude", "--gin_file=gin/pcnet.gin", "--image=" + files["image"], "--masks=" + files["a"] + ","
+            + files["b"], "--out=" + str(files["dir"] / "opts"), "--order_score=soft", "--flip_average",
+            "--amodal_threshold=0.4", "--eraser_dilation=1"]
+    try:
+        deocclude.FLAGS(argv)
+        deocclude._deocclude(str(files["dir"]))
+    finally:
+        deocclude.FLAGS.unparse_flags()
+    assert calls[0]["order_score"] == "soft" and calls[0]["flip_average"] is True
+    assert calls[0]["amodal_threshold"] == 0.4 and calls[0]["eraser_dilation"] == 1
+    assert os.path.exists(files["dir"] / "opts" / "order.json")

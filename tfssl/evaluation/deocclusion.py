@@ -287,6 +287,20 @@ def summarize_pair_growth(records: dict[str, np.ndarray]) -> dict:
     return out
 
 
+AMODAL_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def amodal_threshold_counts(completer: D.Completer, scene: dict, thresholds=AMODAL_THRESHOLDS,
+                            order_score: str = "count", flip_average: bool = False) -> dict[float, np.ndarray]:
+    """`iou_counts` of PCNet's ordering-grounded amodal masks of one scene at several amodal thresholds (to choose
+    `amodal_threshold` on validation scenes); the order comes from the same completer and options."""
+    modal, amodal = scene["modal"].astype(bool), scene["amodal"].astype(bool)
+    masks = D.FlipAveraged(completer) if flip_average else completer
+    order = D.order_matrix(masks, modal, scene.get("category"), order_score=order_score)
+    return {t: iou_counts(D.amodal_masks(masks, modal, order, scene.get("category"), t), amodal, modal)
+            for t in thresholds}
+
+
 def pair_growth_records(completer: D.Completer, scene: dict) -> dict[str, np.ndarray]:
     """`summarize_pair_growth`'s records for one scene (empty arrays when no bordering pair has a true relation)."""
     modal, amodal = scene["modal"].astype(bool), scene["amodal"].astype(bool)
