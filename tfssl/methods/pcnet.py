@@ -27,6 +27,8 @@ Differences from the reference code (github.com/XiaohangZhan/deocclusion), and w
   - The discriminator is called once on [real; fake] (no BN in it, so this equals two calls) and both networks step
     from the same forward pass, as the reference (which updates D, then G with gradients through the pre-update D).
   - Keras' SpectralNormalization projects the kernel (see tfssl/layers/patchgan.py).
+  - `mean_colour_prior` (tfssl's addition, off by default, on in the embedded default gin/pcnet.gin): PCNet-C
+    predicts the residual over the instance's visible mean colour, so it starts from the mean-colour fill baseline.
 """
 
 from __future__ import annotations
