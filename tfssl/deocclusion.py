@@ -378,7 +378,7 @@ def deocclude(completer: Completer, image: np.ndarray, modal: np.ndarray, catego
     """
     modal = np.asarray(modal).astype(bool)
     category = None if category is None else np.asarray(category, np.int64)
-    masks = FlipAveraged(completer) if flip_average else completer
+    masks = mask_completer(completer, flip_average)
     order = order_matrix(masks, modal, category, occ_threshold, eraser_dilation, order_score)
     amodal = amodal_masks(masks, modal, order, category, amodal_threshold, eraser_dilation)
     result = Deocclusion(order=order, occluders=occluders(order),
@@ -391,6 +391,11 @@ def deocclude(completer: Completer, image: np.ndarray, modal: np.ndarray, catego
 
 # --------------------------------------------------------------------------------------------------------------
 # Completers without learning: the paper's convex-hull baseline and the oracle of the tests.
+
+
+def mask_completer(completer: Completer, flip_average: bool) -> Completer:
+    """The completer the ordering and amodal steps use: `completer`, or its `FlipAveraged` view."""
+    return FlipAveraged(completer) if flip_average else completer
 
 
 class FlipAveraged:

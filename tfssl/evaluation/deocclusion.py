@@ -113,7 +113,7 @@ def scene_counts(completer: D.Completer, image: np.ndarray, modal: np.ndarray, a
     # Pairs whose order is visible in the masks, as in the reference code's ground truth.
     true_order = np.asarray(true_order) * D.bordering(modal)
     size = completer.image_size
-    masks = D.FlipAveraged(completer) if flip_average else completer
+    masks = D.mask_completer(completer, flip_average)
     orders = {"pcnet": D.order_matrix(masks, modal, category, occ_threshold, eraser_dilation, order_score)}
     amodals = {"pcnet": D.amodal_masks(masks, modal, orders["pcnet"], category, amodal_threshold,
                                        eraser_dilation)}
@@ -295,7 +295,7 @@ def amodal_threshold_counts(completer: D.Completer, scene: dict, thresholds=AMOD
     """`iou_counts` of PCNet's ordering-grounded amodal masks of one scene at several amodal thresholds (to choose
     `amodal_threshold` on validation scenes); the order comes from the same completer and options."""
     modal, amodal = scene["modal"].astype(bool), scene["amodal"].astype(bool)
-    masks = D.FlipAveraged(completer) if flip_average else completer
+    masks = D.mask_completer(completer, flip_average)
     order = D.order_matrix(masks, modal, scene.get("category"), order_score=order_score)
     return {t: iou_counts(D.amodal_masks(masks, modal, order, scene.get("category"), t), amodal, modal)
             for t in thresholds}
