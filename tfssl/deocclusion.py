@@ -445,13 +445,13 @@ class ConvexHullCompleter:
 
 def mean_colour_fill(image, content_modal, hole) -> np.ndarray:
     """The content baseline: every pixel = the mean colour of the visible object pixels (of the whole crop when
-    the object has none). Shapes as `Completer.complete_content`; returns float32 [B, S, S, 3]."""
+    the object has none), the colour `PCNet.mean_colour_prior` starts from. Shapes as
+    `Completer.complete_content`; returns float32 [B, S, S, 3]."""
+    from tfssl.methods.pcnet import visible_mean_colour  # one formula for the baseline and the prior
+
     image = np.asarray(image, np.float32)
-    visible = (np.asarray(content_modal) > 0) & (np.asarray(hole) == 0)
-    weights = np.where(visible.any(axis=(1, 2, 3), keepdims=True), visible, np.asarray(hole) == 0)
-    weights = weights.astype(np.float32)
-    mean = (image * weights).sum(axis=(1, 2)) / np.maximum(weights.sum(axis=(1, 2)), 1.0)
-    return np.broadcast_to(mean[:, None, None, :], image.shape).copy()
+    mean = visible_mean_colour(image, np.asarray(content_modal, np.float32), np.asarray(hole, np.float32))
+    return np.broadcast_to(np.asarray(mean), image.shape).copy()
 
 
 class OracleCompleter:

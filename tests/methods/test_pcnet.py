@@ -201,15 +201,20 @@ def test_content_completion_ignores_the_hidden_pixels():
     assert out.shape == (4, 32, 32, 3) and out.min() >= 0.0 and out.max() <= 1.0
 
 
-def test_visible_mean_colour_is_the_mean_fill_baseline_colour():
-    from tfssl import deocclusion
-    batch = synthetic_batch(6, use_category=True)
-    image, modal, hole = batch["image"], batch["content_modal"], batch["content_hole"]
-    modal[0] = 0.0  # nothing of the instance visible: every non-hole pixel counts, as in the baseline
+def test_visible_mean_colour_averages_visible_instance_pixels_else_every_known_pixel():
+    image = np.zeros((2, 4, 4, 3), np.float32)
+    image[:, :2] = [0.2, 0.4, 0.6]  # top half: the instance's colour
+    image[:, 2:] = [1.0, 1.0, 1.0]
+    modal = np.zeros((2, 4, 4, 1), np.float32)
+    modal[0, :2] = 3.0  # category-scaled modal channel
+    hole = np.zeros((2, 4, 4, 1), np.float32)
+    hole[:, 0, 0] = 1.0
+    image[:, 0, 0] = [9.0, 9.0, 9.0]  # hidden: must not count
     mean = pcnet.visible_mean_colour(image, modal, hole).numpy()
-    assert mean.shape == (6, 1, 1, 3)
-    np.testing.assert_allclose(np.broadcast_to(mean, image.shape),
-                               deocclusion.mean_colour_fill(image, modal, hole), atol=1e-6)
+    assert mean.shape == (2, 1, 1, 3)
+    np.testing.assert_allclose(mean[0, 0, 0], [0.2, 0.4, 0.6], atol=1e-6)
+    # Nothing of the instance visible: the mean of every non-hole pixel (7 of the colour, 8 white).
+    np.testing.assert_allclose(mean[1, 0, 0], (7 * np.array([0.2, 0.4, 0.6]) + 8.0) / 15, atol=1e-6)
 
 
 def test_mean_colour_prior_adds_the_visible_mean_to_pcnet_c_and_still_ignores_hidden_pixels():
