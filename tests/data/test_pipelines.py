@@ -30,6 +30,18 @@ def test_an_epoch_visits_every_example_once():
     np.testing.assert_array_equal(np.sort(indices), np.arange(512))
 
 
+def test_max_examples_renumbers_the_examples_read():
+    """The first 100 examples in file order are numbered 0..99 (a bank with one row each needs nothing more)."""
+    whole = list(pipelines.load_examples(SMALL, "train").take(100))
+    first = list(pipelines.load_examples(SMALL, "train", max_examples=100))
+    assert sorted(int(ex["index"]) for ex in whole) != list(range(100))  # stored indices are not a prefix
+    assert [int(ex["index"]) for ex in first] == list(range(100))
+    for a, b in zip(whole, first):
+        np.testing.assert_array_equal(a["image"].numpy(), b["image"].numpy())
+    (batch,) = _take(pipelines.image_dataset(100, name=SMALL, max_examples=100), 1)
+    np.testing.assert_array_equal(np.sort(batch["index"]), np.arange(100))
+
+
 def test_skip_batches_resumes_the_same_stream():
     whole = _take(pipelines.image_dataset(32, name=SMALL), 20)  # crosses an epoch boundary at batch 16
     resumed = _take(pipelines.image_dataset(32, name=SMALL, skip_batches=13), 7)

@@ -183,6 +183,9 @@ def test_bank_size_is_the_training_split_size():
     assert pirl.pirl_bank_size("tfssl_objects/tc00") == 512
     assert pirl.pirl_bank_size("tfssl_objects/tc00", split="test") == 256
     assert pirl.pirl_bank_size("tfssl_objects/tc00", split="train[:100]") == 100  # from the prepared dataset's info
+    # A training input reading only the first examples numbers them 0..max_examples-1: one row each.
+    assert pirl.pirl_bank_size("tfssl_objects/tc00", max_examples=300) == 300
+    assert pirl.pirl_bank_size("tfssl_objects/tc00", max_examples=5000) == 512
     with pytest.raises(ValueError, match="bank_size"):
         PIRL(image_size=32, bank_size=None)
 

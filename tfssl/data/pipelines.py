@@ -129,11 +129,17 @@ def _standardize(example: dict, index: tf.Tensor | None, image_size: int | None,
 
 def load_examples(name: str, split: str, *, image_size: int | None = None, label_key: str = "label",
                   max_examples: int | None = None) -> tf.data.Dataset:
-    """Unbatched examples in file order: dicts of image (uint8 [H, W, 3]), label, index."""
+    """Unbatched examples in file order: dicts of image (uint8 [H, W, 3]), label, index.
+
+    `index` is the dataset's own example index (0..N-1 over the split) when it has one and the whole split is read.
+    With `max_examples` it is the position among the examples read, 0..max_examples-1: the first examples in file
+    order are not the lowest stored indices, and a per-example table (PIRL's memory bank) should have exactly one row
+    per example trained on.
+    """
     builder = load_builder(name)
     _check_split(builder, split)
     ds = builder.as_dataset(split=split, shuffle_files=False)
-    has_index = "index" in builder.info.features
+    has_index = "index" in builder.info.features and max_examples is None
     if max_examples is not None:
         ds = ds.take(max_examples)
     if has_index:
@@ -177,7 +183,8 @@ def image_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "tr
       shuffle_buffer: examples permuted together (a block shuffle); >= the split size is a full shuffle.
       cache: keep decoded uint8 examples in memory after the first epoch (embedded datasets fit easily).
       seed: epoch e is shuffled with seed (seed, e), so the order is reproducible and resumable.
-      max_examples: use only the first examples of the split (smoke runs, label budgets).
+      max_examples: use only the first examples of the split (smoke runs, label budgets); `index` is then their
+        position, 0..max_examples-1.
       skip_batches: batches already consumed by an earlier run of this stream (resume).
       repeat: cycle over epochs forever (training) or stop after one (evaluation).
     """

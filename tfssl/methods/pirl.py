@@ -58,21 +58,23 @@ _NEGATIVE_STREAM = 27
 
 # ---- the training set the bank indexes --------------------------------------------------------------------------
 @gin.configurable(module="tfssl.methods")
-def pirl_bank_size(dataset: str = gin.REQUIRED, split: str = "train") -> int:
-    """Memory-bank rows for a TFDS training split: one per example (batches carry `index` in 0..n-1).
-
-    The whole split even when the input reads only its first examples (`image_dataset.max_examples`): those are
-    the first in file order, not the lowest indices. Rows of examples never read keep their random initial vectors.
+def pirl_bank_size(dataset: str = gin.REQUIRED, split: str = "train", max_examples: int | None = None) -> int:
+    """Memory-bank rows: one per training example (batches carry `index` in 0..n-1).
 
     Args:
       dataset: TFDS name (tfssl's synthetic sizes are resolved, so gin/smoke.gin's 'small' is honoured).
       split: the training split.
+      max_examples: the training input's `image_dataset.max_examples`, if it reads only the first examples; the
+        input then numbers them 0..max_examples-1, so the bank needs only that many rows (a row per unread
+        example would stay a random vector forever: a wasted, trivially easy negative).
     """
     # tfssl's synthetic builders know their split sizes from the config: no need to render the data to build.
     sizes = getattr(pipelines.load_builder(dataset, prepare=False).builder_config, "split_sizes", None) or {}
     if split in sizes:
-        return int(sizes[split])
-    return int(pipelines.load_builder(dataset).info.splits[split].num_examples)
+        size = int(sizes[split])
+    else:
+        size = int(pipelines.load_builder(dataset).info.splits[split].num_examples)
+    return size if max_examples is None else min(size, int(max_examples))
 
 
 # ---- views --------------------------------------------------------------------------------------------------------
