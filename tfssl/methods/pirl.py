@@ -54,6 +54,7 @@ _OFFSET_STREAM = 24
 _PATCH_JITTER_STREAM = 25
 _PERMUTATION_STREAM = 26
 _NEGATIVE_STREAM = 27
+_BLUR_STREAM = 28
 
 
 # ---- the training set the bank indexes --------------------------------------------------------------------------
@@ -140,6 +141,47 @@ def colour_jitter(images: tf.Tensor, u: tf.Tensor, strength: float, grayscale_pr
     drop = (u[:, 4] < grayscale_probability)[:, None, None, None]
     x = tf.where(drop, tf.reduce_mean(x, axis=-1, keepdims=True) * tf.ones_like(x), x)
     return tf.clip_by_value(x, 0.0, 1.0)
+
+
+def gaussian_blur(images: tf.Tensor, sigma: tf.Tensor, radius: int) -> tf.Tensor:
+    """Blurs image i with an isotropic Gaussian of standard deviation sigma[i] pixels (SimCLR's blur), vectorised.
+
+    One separable depthwise convolution for the whole batch: the B images become B * C channels of one image, so
+    every image gets its own kernel. Borders are reflected, so a flat image stays flat.
+
+    Args:
+      images: float32 [B, H, W, C]; sigma: float32 [B] > 0; radius: kernel half-width (taps = 2 * radius + 1).
+    Returns:
+      float32 [B, H, W, C]; sigma -> 0 leaves the image unchanged.
+    """
+    shape = tf.shape(images)
+    batch, channels = shape[0], images.shape[-1]
+    taps = tf.cast(tf.range(-radius, radius + 1), tf.float32)
+    kernel = tf.exp(-0.5 * tf.square(taps[None, :] / sigma[:, None]))  # [B, K]
+    kernel /= tf.reduce_sum(kernel, axis=1, keepdims=True)
+    kernel = tf.transpose(tf.repeat(kernel, channels, axis=0))[:, None, :, None]  # [K, 1, B*C, 1]
+    x = tf.transpose(images, [1, 2, 0, 3])
+    x = tf.reshape(x, [1, shape[1], shape[2], batch * channels])
+    x = tf.pad(x, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    x = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "VALID")  # vertical
+    x = tf.nn.depthwise_conv2d(x, tf.transpose(kernel, [1, 0, 2, 3]), [1, 1, 1, 1], "VALID")  # horizontal
+    x = tf.reshape(x, [shape[1], shape[2], batch, channels])
+    return tf.transpose(x, [2, 0, 1, 3])
+
+
+def random_blur(images: tf.Tensor, u: tf.Tensor, probability: float, sigma: tuple[float, float]) -> tf.Tensor:
+    """Blurs image i where u[i, 0] < probability, with sigma = sigma[0] + u[i, 1] * (sigma[1] - sigma[0]) pixels.
+
+    Args:
+      images: float32 [B, H, W, C]; u: float32 [B, 2] in [0, 1).
+    Returns:
+      float32 [B, H, W, C]; the images themselves when probability is 0 (no convolution is built).
+    """
+    if probability <= 0.0:
+        return images
+    radius = max(1, math.ceil(2 * sigma[1]))
+    blurred = gaussian_blur(images, sigma[0] + u[:, 1] * (sigma[1] - sigma[0]), radius)
+    return tf.where((u[:, 0] < probability)[:, None, None, None], blurred, images)
 
 
 def random_flip(images: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
@@ -319,6 +361,8 @@ class PIRL(Method):
       crop_area / jigsaw_crop_area: area fractions of the random resized crops of I and of I_t (>= 60% in the paper).
       jitter_strength / patch_jitter_strength: colour distortion of I and of each patch.
       grayscale_probability: chance that I loses its colour.
+      blur_probability / blur_sigma: chance that I is Gaussian-blurred, and the range of its standard deviation in
+        pixels at the input size (SimCLR's augmentation; not in the PIRL paper, whose default 0 is kept here).
       bank_seed: seed of the bank's random initial rows (default: drawn from NumPy's global state, which the
         experiment seeds).
     """
@@ -329,6 +373,7 @@ class PIRL(Method):
                  loss: str = "nce", bank_momentum: float = 0.5, crop_area: tuple[float, float] = (0.2, 1.0),
                  jigsaw_crop_area: tuple[float, float] = (0.6, 1.0), jitter_strength: float = 0.5,
                  patch_jitter_strength: float = 0.5, grayscale_probability: float = 0.2,
+                 blur_probability: float = 0.0, blur_sigma: tuple[float, float] = (0.1, 2.0),
                  bank_seed: int | None = None, name: str = "pirl"):
         super().__init__(name=name)
         if not bank_size or bank_size < 2:
@@ -350,6 +395,10 @@ class PIRL(Method):
         self.jitter_strength = jitter_strength
         self.patch_jitter_strength = patch_jitter_strength
         self.grayscale_probability = grayscale_probability
+        if not 0.0 < blur_sigma[0] <= blur_sigma[1]:
+            raise ValueError(f"PIRL.blur_sigma must be (min, max) with 0 < min <= max pixels, got {blur_sigma}")
+        self.blur_probability = float(blur_probability)
+        self.blur_sigma = (float(blur_sigma[0]), float(blur_sigma[1]))
         self.cell, self.patch = jigsaw_geometry(image_size)
 
         self.encoder = encoder_fn(image_size=image_size)
@@ -397,12 +446,17 @@ class PIRL(Method):
 
     # ---- views -----------------------------------------------------------------------------------------------------
     def image_view(self, images: tf.Tensor, index: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-        """I: random resized crop, flip and colour jitter of each image. [B, S, S, 3] -> [B, S, S, 3] in [0, 1]."""
+        """I: random resized crop, flip, colour jitter and (optionally) blur of each image.
+
+        [B, S, S, 3] -> [B, S, S, 3] in [0, 1].
+        """
         view = random_resized_crop(images, example_uniform(index, step, _CROP_STREAM, 4), self.crop_area,
                                    self.image_size)
         view = random_flip(view, example_uniform(index, step, _FLIP_STREAM)[:, 0])
-        return colour_jitter(view, example_uniform(index, step, _JITTER_STREAM, 5), self.jitter_strength,
+        view = colour_jitter(view, example_uniform(index, step, _JITTER_STREAM, 5), self.jitter_strength,
                              self.grayscale_probability)
+        return random_blur(view, example_uniform(index, step, _BLUR_STREAM, 2), self.blur_probability,
+                           self.blur_sigma)
 
     def jigsaw_view(self, images: tf.Tensor, index: tf.Tensor, step: tf.Tensor):
         """I_t: a crop of >= 60% of the image, 9 patches at random offsets in a 3x3 grid, jittered one by one, shuffled.
