@@ -86,9 +86,13 @@ def test_running_again_resumes_instead_of_restarting(trained):
 def test_evaluate_cli_writes_results(trained):
     model_dir, _ = trained
     os.remove(os.path.join(model_dir, "eval", "classification_probes.json"))
+    training_record = open(os.path.join(model_dir, "operative_config.gin")).read()
     result = _run(["tfssl.evaluate", *ROTATION, f"--model_dir={model_dir}"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.load(open(os.path.join(model_dir, "eval", "classification_probes.json")))["num_test"] > 0
+    # The evaluation records its own config and leaves the training run's (with the input's bindings) intact.
+    assert open(os.path.join(model_dir, "operative_config.gin")).read() == training_record
+    assert "classification_probes.dataset" in open(os.path.join(model_dir, "eval", "operative_config.gin")).read()
 
 
 def test_export_script_reexports_from_the_checkpoint(trained, tmp_path):

@@ -85,10 +85,11 @@ def setup(model_dir: str, gin_files: Sequence[str], gin_params: Sequence[str] = 
     return Session(model_dir, experiment, strategy, trainer)
 
 
-def _write_config(session: Session) -> str:
+def _write_config(session: Session, folder: str | None = None) -> str:
+    """Writes the operative config to `folder`/operative_config.gin (model_dir by default) and to TensorBoard."""
     text = config.operative_config()
     if session.trainer.is_chief:
-        config.write_operative_config(session.model_dir, text)
+        config.write_operative_config(folder or session.model_dir, text)
         writer = tf.summary.create_file_writer(os.path.join(session.model_dir, "train"))
         with writer.as_default(step=session.trainer.step):
             tf.summary.text("operative_config", config.config_as_markdown(text))
@@ -105,7 +106,11 @@ def train(session: Session) -> dict:
 
 
 def evaluate(session: Session) -> dict[str, dict]:
-    """Runs every configured evaluation; writes eval/<name>.json and TensorBoard scalars under eval/."""
+    """Runs every configured evaluation; writes eval/<name>.json and TensorBoard scalars under eval/.
+
+    The config it ran with goes to eval/operative_config.gin: model_dir/operative_config.gin is the training run's
+    record (with its input's bindings, which an evaluation alone never reads) and `run` updates it after evaluating.
+    """
     results = {}
     if not session.trainer.is_chief:
         return results
@@ -129,7 +134,7 @@ def evaluate(session: Session) -> dict[str, dict]:
         print(f"tfssl: {name} at step {step}: " + ", ".join(
             f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)), flush=True)
     writer.flush()
-    _write_config(session)  # the evaluations have now read their bindings too
+    _write_config(session, eval_dir)
     return results
 
 
@@ -154,6 +159,7 @@ def run(model_dir: str, gin_files: Sequence[str], gin_params: Sequence[str] = ()
     session = setup(model_dir, gin_files, gin_params, finalize=finalize)
     outputs = train(session)
     results = evaluate(session)
+    _write_config(session)  # the training record, now with the evaluations' bindings too
     manifest = export(session) if session.experiment.export else {}
     return {"train": outputs, "eval": results, "export": manifest, "step": session.trainer.step,
             "session": session}
