@@ -52,9 +52,13 @@ def _train_binding(name: str, default=None):
     import gin
 
     try:
-        return gin.query_parameter(f"train/tfssl.data.image_dataset.{name}")
+        value = gin.query_parameter(f"train/tfssl.data.image_dataset.{name}")
     except ValueError:
         return default
+    # A macro (`max_examples = %TRAIN_EXAMPLES`) is a reference to the macro's own `value` binding.
+    while isinstance(value, gin.config.ConfigurableReference) and value.configurable.name == "macro":
+        value = gin.query_parameter(f"{value.scoped_selector}.value")
+    return value
 
 
 def training_images(num_images: int) -> tuple[np.ndarray, np.ndarray]:
