@@ -18,7 +18,6 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 
 import numpy as np
 from absl import app, flags
@@ -57,17 +56,15 @@ def derangement(n: int, seed: int) -> np.ndarray:
     return partner
 
 
-def encoder_preference(config_dir: str, restore_dir: str, images, masks, partner) -> dict:
-    """Builds the run's method (restoring restore_dir's checkpoint, if any) and measures its encoder."""
-    import keras
+def encoder_preference(model_dir: str, trained: bool, images, masks, partner) -> dict:
+    """Rebuilds the run in model_dir (trained, or its untrained twin) and measures its encoder."""
+    import tensorflow as tf
 
     from tfssl.core import experiment
     from tfssl.evaluation.features import extract_features
     from tfssl.evaluation.object_swap import object_preference, object_swap_composites
-    import tensorflow as tf
 
-    keras.backend.clear_session()
-    session = experiment.setup(restore_dir, [os.path.join(config_dir, "operative_config.gin")], finalize=False)
+    session = experiment.load_run(model_dir, trained)
     encoder = session.method.encoder
 
     def features(x):
@@ -92,15 +89,11 @@ def main(argv):
     results = {}
     for spec, trained in [(s, True) for s in FLAGS.model] + [(s, False) for s in FLAGS.untrained]:
         name, _, model_dir = spec.partition("=")
-        if trained:
-            entry = encoder_preference(model_dir, model_dir, images, masks, partner)
-            probe_path = os.path.join(model_dir, "eval", "classification_probes.json")
-            if os.path.exists(probe_path):
-                with open(probe_path) as f:
-                    entry["probes"] = json.load(f)
-        else:
-            with tempfile.TemporaryDirectory() as empty:
-                entry = encoder_preference(model_dir, empty, images, masks, partner)
+        entry = encoder_preference(model_dir, trained, images, masks, partner)
+        probe_path = os.path.join(model_dir, "eval", "classification_probes.json")
+        if trained and os.path.exists(probe_path):
+            with open(probe_path) as f:
+                entry["probes"] = json.load(f)
         entry["model_dir"] = model_dir
         results[name] = entry
         print(f"{name}: object preference {entry['object_preference']:.3f} (step {entry['step']})", flush=True)

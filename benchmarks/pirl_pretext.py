@@ -21,7 +21,6 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 
 import numpy as np
 from absl import app, flags
@@ -47,46 +46,29 @@ def retrieval(queries: np.ndarray, keys: np.ndarray) -> dict[str, float]:
             "negative_cosine": float((similarity.sum() - np.trace(similarity)) / (n * (n - 1)))}
 
 
-def _train_binding(name: str, default=None):
-    """A binding of the run's training input (`train/image_dataset.<name>`), or `default` when unbound."""
-    import gin
+def training_images(session, num_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first images of the run's own training input, unshuffled (the rows its bank indexes).
 
-    try:
-        value = gin.query_parameter(f"train/tfssl.data.image_dataset.{name}")
-    except ValueError:
-        return default
-    # A macro (`max_examples = %TRAIN_EXAMPLES`) is a reference to the macro's own `value` binding.
-    while isinstance(value, gin.config.ConfigurableReference) and value.configurable.name == "macro":
-        value = gin.query_parameter(f"{value.scoped_selector}.value")
-    return value
-
-
-def training_images(num_images: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first images of the bound training input, unshuffled: float32 [N, H, W, 3] in [0, 1], their int64 index."""
-    from tfssl.data import pipelines
-
-    max_examples = _train_binding("max_examples")
-    count = num_images if max_examples is None else min(num_images, int(max_examples))
+    Returns float32 [N, H, W, 3] in [0, 1] and their int64 index; N = min(num_images, the examples the input reads).
+    """
     images, index = [], []
-    examples = pipelines.load_examples(_train_binding("name"), _train_binding("split", "train"),
-                                       max_examples=max_examples)
-    for example in examples.take(count):
-        images.append(example["image"].numpy())
-        index.append(int(example["index"]))
-    return np.stack(images).astype(np.float32) / 255.0, np.asarray(index, np.int64)
+    for batch in session.experiment.train_input(skip_batches=0, shuffle_buffer=1, repeat=False):
+        images.append(batch["image"].numpy())
+        index.append(batch["index"].numpy())
+        if sum(len(i) for i in index) >= num_images:
+            break
+    return np.concatenate(images)[:num_images], np.concatenate(index)[:num_images]
 
 
-def measure(config_dir: str, restore_dir: str, num_images: int) -> dict:
-    """Restores restore_dir's checkpoint (if any) into config_dir's method and measures its pretext."""
-    import keras
+def measure(model_dir: str, trained: bool, num_images: int) -> dict:
+    """Rebuilds the run in model_dir (trained, or its untrained twin) and measures its pretext."""
     import tensorflow as tf
 
     from tfssl.core import experiment
 
-    keras.backend.clear_session()
-    session = experiment.setup(restore_dir, [os.path.join(config_dir, "operative_config.gin")], finalize=False)
+    session = experiment.load_run(model_dir, trained)
     method = session.method
-    images, index = training_images(num_images)
+    images, index = training_images(session, num_images)
 
     def embed(step: int) -> np.ndarray:
         out = []
@@ -98,7 +80,7 @@ def measure(config_dir: str, restore_dir: str, num_images: int) -> dict:
 
     first, second = embed(VIEW_STEPS[0]), embed(VIEW_STEPS[1])
     result = {"step": int(session.trainer.step), "num_images": len(images), "views": retrieval(first, second)}
-    if session.trainer.step > 0:
+    if trained:
         result["bank"] = retrieval(first, method.memory_bank.numpy()[index])
     return result
 
@@ -113,9 +95,8 @@ def main(argv):
     results = {}
     for spec in FLAGS.model:
         name, _, model_dir = spec.partition("=")
-        entry = {"trained": measure(model_dir, model_dir, FLAGS.num_images)}
-        with tempfile.TemporaryDirectory() as empty:
-            entry["untrained"] = measure(model_dir, empty, FLAGS.num_images)
+        entry = {"trained": measure(model_dir, True, FLAGS.num_images),
+                 "untrained": measure(model_dir, False, FLAGS.num_images)}
         probe_path = os.path.join(model_dir, "eval", "classification_probes.json")
         if os.path.exists(probe_path):
             with open(probe_path) as f:

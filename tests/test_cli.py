@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -93,6 +94,18 @@ def test_evaluate_cli_writes_results(trained):
     # The evaluation records its own config and leaves the training run's (with the input's bindings) intact.
     assert open(os.path.join(model_dir, "operative_config.gin")).read() == training_record
     assert "classification_probes.dataset" in open(os.path.join(model_dir, "eval", "operative_config.gin")).read()
+
+
+def test_load_run_rebuilds_the_trained_run_and_its_untrained_twin(trained):
+    from tfssl.core import experiment
+
+    model_dir, _ = trained
+    run = experiment.load_run(model_dir)
+    weights = [w.numpy() for w in run.method.encoder.weights]
+    twin = experiment.load_run(model_dir, trained=False)
+    assert run.trainer.step > 0 and twin.trainer.step == 0
+    assert any(not np.array_equal(a, b.numpy()) for a, b in zip(weights, twin.method.encoder.weights))
+    assert os.listdir(os.path.join(model_dir, "ckpt"))  # the run's checkpoints are left as they were
 
 
 def test_export_script_reexports_from_the_checkpoint(trained, tmp_path):

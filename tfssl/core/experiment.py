@@ -85,6 +85,21 @@ def setup(model_dir: str, gin_files: Sequence[str], gin_params: Sequence[str] = 
     return Session(model_dir, experiment, strategy, trainer)
 
 
+def load_run(model_dir: str, trained: bool = True) -> Session:
+    """A finished run, rebuilt from its model_dir/operative_config.gin (for benchmarks that study trained runs).
+
+    trained=False builds the same method with the same seed and restores nothing: the run's untrained twin.
+    """
+    import tempfile
+
+    keras.backend.clear_session()
+    config_file = os.path.join(model_dir, "operative_config.gin")
+    if trained:
+        return setup(model_dir, [config_file], finalize=False)
+    with tempfile.TemporaryDirectory() as empty:  # setup restores whatever checkpoint its model_dir holds
+        return setup(empty, [config_file], finalize=False)
+
+
 def _write_config(session: Session, folder: str | None = None) -> str:
     """Writes the operative config to `folder`/operative_config.gin (model_dir by default) and to TensorBoard."""
     text = config.operative_config()
