@@ -12,7 +12,8 @@ no amodal or ordering annotation is ever used (the samples come from `tfssl.data
     composite, and a non-saturating GAN loss (x0.1) from a discriminator conditioned on the modal channel.
 
 Both are trained in every step, each with its own optimizer ('mask', 'content', 'discriminator'), from one batch;
-`train_content=False` trains PCNet-M alone. Inference (ordering, amodal completion, content) lives in
+`train_content=False` trains PCNet-M alone, and with `adversarial_weight=0` there is no discriminator at all (its
+loss would not reach PCNet-C, so training it would only cost time). Inference (ordering, amodal completion, content) lives in
 `tfssl.deocclusion` (metrics in `tfssl.evaluation.deocclusion`) and uses only `mask_probabilities` and
 `complete_content`.
 
@@ -262,6 +263,7 @@ class PCNet(Method):
       perceptual_weights: for 'vgg16': 'imagenet' (Keras download/cache) or a local weights file; loaded at the
         first training step, so building the method (gin checks, inference) never needs them.
       train_content: False trains PCNet-M only (no 'content' / 'discriminator' optimizers).
+      adversarial_weight: 0 builds no discriminator and no 'discriminator' optimizer (nothing would use them).
       mean_colour_prior: PCNet-C predicts the residual over the mean colour of the instance's visible pixels
         instead of the colour itself (tfssl's addition, off in the paper files): the network starts from the
         mean-colour fill and learns what the visible context adds (shading, texture), which a narrow network
@@ -292,8 +294,10 @@ class PCNet(Method):
 
         self.mask_net = mask_network(image_size=image_size, in_channels=2, num_classes=2)
         self.content_net = content_network(image_size=image_size, in_channels=4, out_channels=3)
-        self.discriminator = discriminator(image_size=image_size, in_channels=4)
-        self.discriminator(tf.zeros((1, image_size, image_size, 4)))
+        self.discriminator = None
+        if train_content and adversarial_weight > 0:
+            self.discriminator = discriminator(image_size=image_size, in_channels=4)
+            self.discriminator(tf.zeros((1, image_size, image_size, 4)))
         self.encoder = partial_conv_encoder(self.content_net)
         self.perceptual_weights = perceptual_weights
         self.perceptual = perceptual_network(perceptual, image_size)
@@ -306,6 +310,7 @@ class PCNet(Method):
         self.add_optimizer("mask", self.mask_net.trainable_variables)  # first: its step count is `self.step`
         if train_content:
             self.add_optimizer("content", self.content_net.trainable_variables)
+        if self.discriminator is not None:
             self.add_optimizer("discriminator", self.discriminator.trainable_variables)
         self.built = True
 
@@ -373,13 +378,14 @@ class PCNet(Method):
         return list(self.perceptual(images, training=False))
 
     def content_losses(self, image: tf.Tensor, modal: tf.Tensor, hole: tf.Tensor,
-                       training: bool = True) -> tuple[dict, tf.Tensor, tf.Tensor]:
+                       training: bool = True) -> tuple[dict, tf.Tensor, tf.Tensor | None]:
         """All PCNet-C terms for one batch.
 
         Returns:
-          terms: {"hole", "valid", "perceptual", "style", "tv", "adversarial"} unweighted scalars.
+          terms: {"hole", "valid", "perceptual", "style", "tv", "adversarial"} unweighted scalars ("perceptual" and
+            "style" only with a perceptual network, "adversarial" only with a discriminator).
           generator_loss: the weighted sum.
-          discriminator_loss: (BCE(real, 1) + BCE(fake, 0)) / 2.
+          discriminator_loss: (BCE(real, 1) + BCE(fake, 0)) / 2, or None without a discriminator.
         """
         output = self.content_output(image, modal, hole, training=training)
         comp = composite(image, output, hole)
@@ -392,14 +398,17 @@ class PCNet(Method):
                      [f[2 * batch:] for f in features]]
             terms["perceptual"], terms["style"] = perceptual_and_style_losses(*split)
         terms["tv"] = total_variation(comp)
-        # One discriminator call on [real; fake], both conditioned on the modal channel.
-        logits = self.discriminator(tf.concat([tf.concat([_to_signed(image), modal], -1),
-                                               tf.concat([_to_signed(output), modal], -1)], axis=0),
-                                    training=training)
-        real_logits, fake_logits = tf.split(logits, 2, axis=0)
-        terms["adversarial"] = generator_adversarial_loss(fake_logits)
+        d_loss = None
+        if self.discriminator is not None:
+            # One discriminator call on [real; fake], both conditioned on the modal channel.
+            logits = self.discriminator(tf.concat([tf.concat([_to_signed(image), modal], -1),
+                                                   tf.concat([_to_signed(output), modal], -1)], axis=0),
+                                        training=training)
+            real_logits, fake_logits = tf.split(logits, 2, axis=0)
+            terms["adversarial"] = generator_adversarial_loss(fake_logits)
+            d_loss = discriminator_loss(real_logits, fake_logits)
         generator_loss = tf.add_n([self.content_weights[k] * v for k, v in terms.items()])
-        return terms, generator_loss, discriminator_loss(real_logits, fake_logits)
+        return terms, generator_loss, d_loss
 
     # ---- training --------------------------------------------------------------------------------------------
     def train_step(self, batch):
@@ -414,11 +423,13 @@ class PCNet(Method):
         accuracy, iou = eraser_accuracy_and_iou(logits, target, eraser)
         outputs = {"mask_loss": mask_loss, "mask_eraser_accuracy": accuracy, "mask_eraser_iou": iou}
         if self.train_content:
-            # The paper's order: D, then G (G's gradient goes through the discriminator of this forward pass).
-            self.minimize("discriminator", d_loss, tape)
+            if d_loss is not None:
+                # The paper's order: D, then G (G's gradient goes through the discriminator of this forward pass).
+                self.minimize("discriminator", d_loss, tape)
+                outputs["discriminator_loss"] = d_loss
             self.minimize("content", generator_loss, tape)
             outputs.update({f"content_{k}": v for k, v in terms.items()})
-            outputs.update({"content_loss": generator_loss, "discriminator_loss": d_loss})
+            outputs["content_loss"] = generator_loss
         del tape
         return outputs
 
