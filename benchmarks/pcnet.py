@@ -3,7 +3,7 @@
     python benchmarks/pcnet.py --out=benchmarks/results/pcnet.json
 
 Runs, in one process on this machine, the user's command (train, evaluate, export) and records:
-  - wall time of training and its median step time (PCNet-M, PCNet-C and the discriminator all step every step);
+  - wall time of training and its median step time (every network the gin files train steps every step);
   - the de-occlusion metrics on held-out tfssl_scenes test scenes (`tfssl.evaluation.deocclusion_metrics`):
     ordering accuracy, amodal mIoU, invisible-region IoU and hidden-pixel content L1 / PSNR, with the paper's
     baselines computed by the same code (ordering: Area, Y-axis, Convex hull; amodal: Raw, Convex hull; content:
