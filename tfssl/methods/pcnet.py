@@ -13,9 +13,9 @@ no amodal or ordering annotation is ever used (the samples come from `tfssl.data
 
 Both are trained in every step, each with its own optimizer ('mask', 'content', 'discriminator'), from one batch;
 `train_content=False` trains PCNet-M alone, and with `adversarial_weight=0` there is no discriminator at all (its
-loss would not reach PCNet-C, so training it would only cost time). Inference (ordering, amodal completion, content) lives in
-`tfssl.deocclusion` (metrics in `tfssl.evaluation.deocclusion`) and uses only `mask_probabilities` and
-`complete_content`.
+loss would not reach PCNet-C, so training it would only cost time). Inference (ordering, amodal completion,
+content) lives in `tfssl.deocclusion` (metrics in `tfssl.evaluation.deocclusion`) and uses only
+`mask_probabilities` and `complete_content`.
 
 Differences from the reference code (github.com/XiaohangZhan/deocclusion), and why:
   - Images are float32 in [0, 1]; the networks see them scaled to [-1, 1] (the reference normalises by ImageNet
