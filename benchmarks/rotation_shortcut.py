@@ -1,0 +1,96 @@
+"""Does a trained network tell an image's rotation from its shapes or from something else? As JSON (no training).
+
+    python benchmarks/rotation_shortcut.py --run_dirs=runs/rotation,runs/lci_rotation_only \\
+        --datasets=tfssl_objects/tc00,tfssl_objects/tc0l --out=benchmarks/results/rotation_shortcut.json
+
+For each finished run (a `gin/rotation.gin` run, or a `gin/lci.gin` run whose classes include the rotations), rotates
+held-out test images by 0, 90, 180 and 270 degrees and records how often the run's own classifier names the
+rotation, overall and per shape class. A disc or a square looks the same after a quarter turn, so a network that
+reads the shapes cannot do much better than chance on them (its accuracy there comes from shading and texture); a
+network that names their rotation almost always is reading a cue that covers the whole image. On `tc00` (lighting
+off) every image is lit from the top left (`tfssl.data.render.appearance.FIXED_LIGHTING`), and that gradient
+gives the rotation away; on `tc0l` the light comes from a random direction, so the same network's accuracy there
+says how much of what it learned was the light.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from absl import app, flags
+
+flags.DEFINE_list("run_dirs", None, "model_dirs of finished runs (rotation.gin or lci.gin with rotation classes).")
+flags.DEFINE_list("datasets", ["tfssl_objects/tc00", "tfssl_objects/tc0l"], "Labelled datasets to rotate.")
+flags.DEFINE_string("split", "test", "Split of held-out shape models.")
+flags.DEFINE_integer("max_examples", 512, "Images per dataset (each shown in four rotations).")
+flags.DEFINE_string("out", "benchmarks/results/rotation_shortcut.json", "Where to write the JSON.")
+FLAGS = flags.FLAGS
+
+
+def rotation_predictor(method):
+    """images float32 [B, S, S, 3] in [0, 1] -> predicted quarter turns int [B] in 0..3 (-1: another class)."""
+    if hasattr(method, "rotation_logits"):
+        return lambda images: np.argmax(method.rotation_logits(images), -1)
+    from tfssl.methods import lci
+
+    classes = list(method.classes)
+    if not set(lci.ROTATION_CLASSES) <= set(classes):
+        raise app.UsageError(f"{method.name}: classes {classes} do not include the rotations")
+    # Position in `classes` of 0, 90, 180, 270 degrees (class 0 is the untransformed image).
+    turns = {classes.index(c): k for k, c in enumerate([lci.UNTRANSFORMED, *lci.ROTATION_CLASSES])}
+
+    def predict(images):
+        positions = np.argmax(method.transformation_logits(2.0 * images - 1.0), -1)
+        return np.array([turns.get(int(p), -1) for p in positions])
+    return predict
+
+
+def rotation_accuracy(predict, images: np.ndarray, labels: np.ndarray, class_names) -> dict:
+    """Accuracy of naming k quarter turns of every image, overall and per shape class."""
+    import tensorflow as tf
+
+    correct = np.concatenate([predict(tf.image.rot90(images, k)) == k for k in range(4)])
+    shape = np.tile(labels, 4)
+    return {"accuracy": float(correct.mean()),
+            "by_class": {name: float(correct[shape == c].mean()) for c, name in enumerate(class_names)
+                         if np.any(shape == c)}}
+
+
+def main(argv):
+    del argv
+    if not FLAGS.run_dirs:
+        raise app.UsageError("give --run_dirs=DIR[,DIR...] of finished rotation or LCI runs")
+    import tensorflow as tf
+
+    from tfssl import cli
+    from tfssl.core import experiment
+    from tfssl.data import pipelines
+    from tfssl.evaluation import classification
+
+    cli.quiet_logs()
+    data = {}
+    for name in FLAGS.datasets:
+        examples = classification.labelled_images(name, FLAGS.split, "label", None, FLAGS.max_examples)
+        batch = next(iter(examples.batch(FLAGS.max_examples)))
+        data[name] = (batch["image"].numpy(), batch["label"].numpy(),
+                      pipelines.load_builder(name).info.features["label"].names)
+    report = {"command": "python benchmarks/rotation_shortcut.py --run_dirs=" + ",".join(FLAGS.run_dirs)
+                         + " --datasets=" + ",".join(FLAGS.datasets),
+              "split": FLAGS.split, "max_examples": FLAGS.max_examples, "runs": {}}
+    for run_dir in FLAGS.run_dirs:
+        session = experiment.load_run(run_dir)
+        predict = rotation_predictor(session.method)
+        report["runs"][run_dir] = {
+            "step": int(session.trainer.step),
+            **{name: rotation_accuracy(predict, *data[name]) for name in FLAGS.datasets}}
+        tf.keras.backend.clear_session()
+    os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
+    with open(FLAGS.out, "w") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+    print(json.dumps(report, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    app.run(main)
