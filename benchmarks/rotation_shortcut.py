@@ -21,12 +21,16 @@ import os
 import numpy as np
 from absl import app, flags
 
-flags.DEFINE_list("run_dirs", None, "model_dirs of finished runs (rotation.gin or lci.gin with rotation classes).")
-flags.DEFINE_list("datasets", ["tfssl_objects/tc00", "tfssl_objects/tc0l"], "Labelled datasets to rotate.")
-flags.DEFINE_string("split", "test", "Split of held-out shape models.")
-flags.DEFINE_integer("max_examples", 512, "Images per dataset (each shown in four rotations).")
-flags.DEFINE_string("out", "benchmarks/results/rotation_shortcut.json", "Where to write the JSON.")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command line (defined only when run as a script, so tests can import the functions below)."""
+    flags.DEFINE_list("run_dirs", None, "model_dirs of finished runs (rotation.gin or lci.gin with rotation classes).")
+    flags.DEFINE_list("datasets", ["tfssl_objects/tc00", "tfssl_objects/tc0l"], "Labelled datasets to rotate.")
+    flags.DEFINE_string("split", "test", "Split of held-out shape models.")
+    flags.DEFINE_integer("max_examples", 512, "Images per dataset (each shown in four rotations).")
+    flags.DEFINE_string("out", "benchmarks/results/rotation_shortcut.json", "Where to write the JSON.")
 
 
 def rotation_predictor(method):
@@ -93,4 +97,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
