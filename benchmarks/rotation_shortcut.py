@@ -42,21 +42,20 @@ def rotation_predictor(method):
     classes = list(method.classes)
     if not set(lci.ROTATION_CLASSES) <= set(classes):
         raise app.UsageError(f"{method.name}: classes {classes} do not include the rotations")
-    # Position in `classes` of 0, 90, 180, 270 degrees (class 0 is the untransformed image).
-    turns = {classes.index(c): k for k, c in enumerate([lci.UNTRANSFORMED, *lci.ROTATION_CLASSES])}
-
-    def predict(images):
-        positions = np.argmax(method.transformation_logits(2.0 * images - 1.0), -1)
-        return np.array([turns.get(int(p), -1) for p in positions])
-    return predict
+    # Quarter turns named by each position of `classes` (class 0 is the untransformed image; -1 for LCI and warp).
+    turns = np.full(len(classes), -1)
+    for k, c in enumerate([lci.UNTRANSFORMED, *lci.ROTATION_CLASSES]):
+        turns[classes.index(c)] = k
+    return lambda images: turns[np.argmax(method.transformation_logits(2.0 * images - 1.0), -1)]
 
 
 def rotation_accuracy(predict, images: np.ndarray, labels: np.ndarray, class_names) -> dict:
     """Accuracy of naming k quarter turns of every image, overall and per shape class."""
-    import tensorflow as tf
+    from tfssl.methods.rotation import NUM_ROTATIONS, rotate_four  # the rotations both methods train on
 
-    correct = np.concatenate([predict(tf.image.rot90(images, k)) == k for k in range(4)])
-    shape = np.tile(labels, 4)
+    rotated, turns = rotate_four(images)
+    correct = predict(rotated) == turns.numpy()
+    shape = np.tile(labels, NUM_ROTATIONS)
     return {"accuracy": float(correct.mean()),
             "by_class": {name: float(correct[shape == c].mean()) for c, name in enumerate(class_names)
                          if np.any(shape == c)}}
@@ -66,8 +65,6 @@ def main(argv):
     del argv
     if not FLAGS.run_dirs:
         raise app.UsageError("give --run_dirs=DIR[,DIR...] of finished rotation or LCI runs")
-    import tensorflow as tf
-
     from tfssl import cli
     from tfssl.core import experiment
     from tfssl.data import pipelines
@@ -89,7 +86,6 @@ def main(argv):
         report["runs"][run_dir] = {
             "step": int(session.trainer.step),
             **{name: rotation_accuracy(predict, *data[name]) for name in FLAGS.datasets}}
-        tf.keras.backend.clear_session()
     os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
     with open(FLAGS.out, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
