@@ -14,6 +14,11 @@ compared must therefore use the DATASET and TRAIN_STEPS macros and evaluate with
 gin/rotation.gin. A random-init encoder (the first run's method, built with the seed, never trained) is probed per
 dataset and seed: the bar every method must clear by 20 points.
 
+`--curve_steps=500,1000` also probes the checkpoints each run saved at those steps (a learning curve, for budgets
+where a method saturates: one run per seed gives every point). compare then binds `tfssl.Trainer.checkpoint_every`
+to the greatest common divisor of the steps and `tfssl.Trainer.max_checkpoints` so that every one is kept (a run's
+own --param overrides them), and probes with `python -m tfssl.evaluate --checkpoint_step=N`.
+
 Runs are sequential (a 2-core machine is saturated by one) and resumable: a finished run's eval JSON is reused,
 so an interrupted comparison continues where it stopped. Delete --work_dir to start over.
 """
@@ -21,6 +26,7 @@ so an interrupted comparison continues where it stopped. Delete --work_dir to st
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shlex
@@ -43,6 +49,7 @@ flags.DEFINE_integer("train_steps", 400, "Step budget of every run.")
 flags.DEFINE_bool("random_init", True, "Also probe the untrained encoder of the first run.")
 flags.DEFINE_string("work_dir", "runs/compare", "Model dirs of the runs (reused when the same run is asked again).")
 flags.DEFINE_string("probe", "classification_probes", "Evaluation whose JSON holds the probe results.")
+flags.DEFINE_list("curve_steps", [], "Also probe the checkpoints saved at these steps (each < --train_steps).")
 FLAGS = flags.FLAGS
 
 METRICS = ("linear_top1", "knn_top1")
@@ -64,11 +71,19 @@ def parse_runs(runs: list[str], params: list[str]) -> dict[str, dict]:
     return parsed
 
 
-def run_bindings(dataset: str, seed: int, train_steps: int) -> list[str]:
-    """The bindings that make runs comparable: same data, budget and seed; no exports (not measured here)."""
-    return [f"DATASET = '{dataset}'", f"TRAIN_STEPS = {train_steps}", f"tfssl.Experiment.seed = {seed}",
-            f"tfssl.data.image_dataset.seed = {seed}", "tfssl.Experiment.export = False",
-            "tfssl.Trainer.progress = False"]
+def run_bindings(dataset: str, seed: int, train_steps: int, curve_steps: tuple[int, ...] = ()) -> list[str]:
+    """The bindings that make runs comparable: same data, budget and seed; no exports (not measured here).
+
+    With curve_steps, checkpoints every gcd(curve_steps, train_steps) steps, all of them kept.
+    """
+    bindings = [f"DATASET = '{dataset}'", f"TRAIN_STEPS = {train_steps}", f"tfssl.Experiment.seed = {seed}",
+                f"tfssl.data.image_dataset.seed = {seed}", "tfssl.Experiment.export = False",
+                "tfssl.Trainer.progress = False"]
+    if curve_steps:
+        every = math.gcd(train_steps, *curve_steps)
+        bindings += [f"tfssl.Trainer.checkpoint_every = {every}",
+                     f"tfssl.Trainer.max_checkpoints = {train_steps // every}"]
+    return bindings
 
 
 def _tool_command(module_args: list[str], gin_file: str, bindings: list[str], model_dir: str) -> list[str]:
@@ -108,6 +123,16 @@ def train_and_probe(gin_file: str, bindings: list[str], model_dir: str) -> dict:
     return result
 
 
+def probe_checkpoint(gin_file: str, bindings: list[str], model_dir: str, step: int) -> dict:
+    """The probes on the checkpoint a trained run saved at `step` (reused if already written)."""
+    result_path = os.path.join(model_dir, "eval", f"step_{step}", f"{FLAGS.probe}.json")
+    if not os.path.exists(result_path):
+        _run(_tool_command(["-m", "tfssl.evaluate", f"--checkpoint_step={step}"], gin_file, bindings, model_dir),
+             os.path.join(model_dir, f"log_step_{step}.txt"))
+    with open(result_path) as f:
+        return json.load(f)
+
+
 def probe_random_init(gin_file: str, bindings: list[str], model_dir: str) -> dict:
     """The same probes on the method's encoder as built (seeded), never trained."""
     result_path = os.path.join(model_dir, "eval", f"{FLAGS.probe}.json")
@@ -125,7 +150,15 @@ def summarise(values: list[float]) -> dict:
             "values": [float(v) for v in array]}
 
 
-def compare(runs: dict[str, dict], datasets: list[str], seeds: list[int], train_steps: int) -> dict:
+def summarise_curve(entries: list[dict]) -> dict:
+    """{step: {metric: summary over seeds}} from the seeds' "curve" entries (keys are steps as strings)."""
+    steps = sorted({int(step) for entry in entries for step in entry.get("curve", {})})
+    return {str(step): {m: summarise([e["curve"][str(step)][m] for e in entries]) for m in METRICS}
+            for step in steps}
+
+
+def compare(runs: dict[str, dict], datasets: list[str], seeds: list[int], train_steps: int,
+            curve_steps: tuple[int, ...] = ()) -> dict:
     results: dict = {}
     for dataset in datasets:
         per_run: dict[str, list[dict]] = {name: [] for name in runs}
@@ -133,9 +166,14 @@ def compare(runs: dict[str, dict], datasets: list[str], seeds: list[int], train_
             per_run["random_init"] = []
         for seed in seeds:
             for name, run in runs.items():
-                bindings = run_bindings(dataset, seed, train_steps) + run["params"]
+                bindings = run_bindings(dataset, seed, train_steps, curve_steps) + run["params"]
                 model_dir = os.path.join(FLAGS.work_dir, dataset.replace("/", "_"), f"{name}_s{seed}_n{train_steps}")
-                per_run[name].append({"seed": seed, **train_and_probe(run["gin_file"], bindings, model_dir)})
+                entry = {"seed": seed, **train_and_probe(run["gin_file"], bindings, model_dir)}
+                if curve_steps:
+                    entry["curve"] = {str(step): probe_checkpoint(run["gin_file"], bindings, model_dir, step)
+                                      for step in curve_steps}
+                    entry["curve"][str(train_steps)] = {m: entry[m] for m in METRICS}
+                per_run[name].append(entry)
                 print(f"{dataset} {name} seed {seed}: " + ", ".join(
                     f"{m}={per_run[name][-1][m]:.4f}" for m in METRICS), flush=True)
             if FLAGS.random_init:
@@ -145,6 +183,9 @@ def compare(runs: dict[str, dict], datasets: list[str], seeds: list[int], train_
                     first["gin_file"], run_bindings(dataset, seed, train_steps) + first["params"], model_dir)})
         results[dataset] = {name: {"seeds": entries, **{m: summarise([e[m] for e in entries]) for m in METRICS}}
                             for name, entries in per_run.items()}
+        for name in runs:
+            if curve_steps:
+                results[dataset][name]["curve"] = summarise_curve(per_run[name])
     return results
 
 
@@ -157,6 +198,16 @@ def markdown_table(results: dict) -> str:
             lines.append(f"| `{dataset}` | {name} | {100 * linear['mean']:.1f} ± {100 * linear['std']:.1f} | "
                          f"{100 * knn['mean']:.1f} ± {100 * knn['std']:.1f} | "
                          f"{f'{np.median(steps):.2f}' if steps else '–'} |")
+    curves = [(dataset, name, entry["curve"]) for dataset, per_run in results.items()
+              for name, entry in per_run.items() if "curve" in entry]
+    if curves:
+        steps = sorted({int(step) for *_, curve in curves for step in curve})
+        lines += ["", "| data | run | " + " | ".join(f"linear @ {s}" for s in steps) + " |",
+                  "|---|---|" + "---|" * len(steps)]
+        for dataset, name, curve in curves:
+            points = [curve[str(s)]["linear_top1"] if str(s) in curve else None for s in steps]
+            cells = [f"{100 * p['mean']:.1f} ± {100 * p['std']:.1f}" if p else "–" for p in points]
+            lines.append(f"| `{dataset}` | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -180,13 +231,16 @@ def main(argv):
         raise app.UsageError("give at least one --run=NAME=GIN_FILE")
     begun = time.time()
     seeds = [int(s) for s in FLAGS.seeds]
-    results = compare(runs, FLAGS.dataset, seeds, FLAGS.train_steps)
+    curve_steps = tuple(sorted(int(s) for s in FLAGS.curve_steps))
+    if any(not 0 < s < FLAGS.train_steps for s in curve_steps):
+        raise app.UsageError(f"--curve_steps={FLAGS.curve_steps}: every step must be in 1..{FLAGS.train_steps - 1}")
+    results = compare(runs, FLAGS.dataset, seeds, FLAGS.train_steps, curve_steps)
     import tensorflow as tf
 
     report = {
         "command": " ".join(shlex.quote(a) for a in ["python", "benchmarks/compare.py", *sys.argv[1:]]),
-        "train_steps": FLAGS.train_steps, "seeds": seeds, "runs": runs, "results": results,
-        "seconds": time.time() - begun,
+        "train_steps": FLAGS.train_steps, "curve_steps": list(curve_steps), "seeds": seeds, "runs": runs,
+        "results": results, "seconds": time.time() - begun,
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                     "python": sys.version.split()[0], "tensorflow": tf.__version__},
     }

@@ -96,6 +96,26 @@ def test_evaluate_cli_writes_results(trained):
     assert "classification_probes.dataset" in open(os.path.join(model_dir, "eval", "operative_config.gin")).read()
 
 
+def test_evaluate_cli_evaluates_an_earlier_checkpoint_for_a_learning_curve(trained):
+    model_dir, _ = trained
+    state = tf.train.get_checkpoint_state(os.path.join(model_dir, "ckpt"))
+    kept = sorted(int(path.rsplit("-", 1)[-1]) for path in state.all_model_checkpoint_paths)
+    earliest, latest = kept[0], kept[-1]
+    assert earliest < latest
+    final = open(os.path.join(model_dir, "eval", "classification_probes.json")).read()
+    result = _run(["tfssl.evaluate", *ROTATION, f"--model_dir={model_dir}", f"--checkpoint_step={earliest}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The record's step is the restored model's own step counter: it proves that checkpoint, not the latest, ran.
+    record = json.load(open(os.path.join(model_dir, "eval", f"step_{earliest}", "classification_probes.json")))
+    assert record["step"] == earliest and record["num_test"] > 0
+    assert open(os.path.join(model_dir, "eval", "classification_probes.json")).read() == final
+
+    missing = _run(["tfssl.evaluate", *ROTATION, f"--model_dir={model_dir}", f"--checkpoint_step={latest + 1}"])
+    assert missing.returncode != 0
+    line = _error_line(missing)
+    assert f"no checkpoint of step {latest + 1}" in line and str(earliest) in line and "max_checkpoints" in line
+
+
 def test_load_run_rebuilds_the_trained_run_and_its_untrained_twin(trained):
     from tfssl.core import experiment
 

@@ -48,3 +48,28 @@ def test_compare_rejects_a_malformed_run(tmp_path):
                            "--run=rotation"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "expected NAME=GIN_FILE" in done.stderr
+
+
+def test_compare_probes_the_kept_checkpoints_of_a_learning_curve(tmp_path):
+    report, stdout = _compare(tmp_path, "--curve_steps=2", "--random_init=false")
+    assert report["curve_steps"] == [2]
+    for name in ("rotation", "noflip"):
+        entry = report["results"]["tfssl_objects/tc00"][name]
+        seed = entry["seeds"][0]
+        # The step-2 point is the probe of the checkpoint saved at step 2 (its record says so), and the curve ends
+        # with the final probe of the same run.
+        run_dir = tmp_path / f"runs/tfssl_objects_tc00/{name}_s0_n4"
+        record = json.load(open(run_dir / "eval/step_2/classification_probes.json"))
+        assert record["step"] == 2
+        assert seed["curve"]["2"]["linear_top1"] == record["linear_top1"]
+        assert seed["curve"]["4"]["linear_top1"] == seed["linear_top1"]
+        assert entry["curve"]["2"]["linear_top1"]["values"] == [record["linear_top1"]]
+    assert "linear @ 2 | linear @ 4" in stdout
+
+
+def test_compare_rejects_a_curve_step_outside_the_budget(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "compare.py"), f"--out={tmp_path}/r.json",
+                           "--run=rotation=gin/rotation.gin", "--train_steps=4", "--curve_steps=4"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "every step must be in 1..3" in done.stderr

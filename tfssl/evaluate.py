@@ -2,11 +2,20 @@
 
 Restores the latest checkpoint in model_dir and runs the experiment's evaluations (linear probe, kNN, or the
 method's own metric), writing model_dir/eval/<name>.json and TensorBoard scalars.
+
+`--checkpoint_step=N` evaluates the checkpoint saved at step N instead (one point of a learning curve) and writes
+to model_dir/eval/step_N/. The run must have kept it: bind `tfssl.Trainer.checkpoint_every` to a divisor of N and
+`tfssl.Trainer.max_checkpoints` high enough when training.
 """
 
-from absl import app
+import os
+
+from absl import app, flags
 
 from tfssl import cli
+
+flags.DEFINE_integer("checkpoint_step", None, "Evaluate the checkpoint saved at this step instead of the latest "
+                     "(written to model_dir/eval/step_<N>/).")
 
 
 def _evaluate(model_dir: str) -> None:
@@ -18,7 +27,12 @@ def _evaluate(model_dir: str) -> None:
     if session.trainer.step == 0:
         raise ModelDirError(f"no checkpoint in {model_dir}/ckpt; train first with python -m tfssl.train "
                             f"--model_dir={model_dir} and the same gin files")
-    experiment.evaluate(session)
+    step = cli.FLAGS.checkpoint_step
+    if step is None:
+        experiment.evaluate(session)
+        return
+    experiment.restore_step(session, step)
+    experiment.evaluate(session, os.path.join(model_dir, "eval", f"step_{step}"))
 
 
 main = cli.run_tool(_evaluate)

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfssl.core import config, distribute
+from tfssl.core.errors import ModelDirError
 from tfssl.core.trainer import Trainer, fetch_batch
 
 
@@ -120,16 +121,32 @@ def train(session: Session) -> dict:
         return session.trainer.train(session.experiment.train_input, summary_batch)
 
 
-def evaluate(session: Session) -> dict[str, dict]:
+def restore_step(session: Session, step: int) -> None:
+    """Restores the checkpoint the run saved at `step` (instead of the latest), e.g. to evaluate a learning curve.
+
+    Only the checkpoints the run kept can be restored: `tfssl.Trainer.max_checkpoints` (3 by default) of them, every
+    `tfssl.Trainer.checkpoint_every` steps. Raises ModelDirError naming the steps that exist otherwise.
+    """
+    manager = session.trainer.manager
+    kept = {int(path.rsplit("-", 1)[-1]): path for path in manager.checkpoints}
+    if step not in kept:
+        raise ModelDirError(
+            f"no checkpoint of step {step} in {session.model_dir}/ckpt (kept: {sorted(kept) or 'none'}); train with "
+            f"tfssl.Trainer.checkpoint_every dividing {step} and tfssl.Trainer.max_checkpoints large enough to keep it")
+    session.trainer.checkpoint.restore(kept[step]).assert_existing_objects_matched()
+
+
+def evaluate(session: Session, folder: str | None = None) -> dict[str, dict]:
     """Runs every configured evaluation; writes eval/<name>.json and TensorBoard scalars under eval/.
 
+    `folder` (default model_dir/eval) takes all of them instead, e.g. eval/step_500 for an earlier checkpoint.
     The config it ran with goes to eval/operative_config.gin: model_dir/operative_config.gin is the training run's
     record (with its input's bindings, which an evaluation alone never reads) and `run` updates it after evaluating.
     """
     results = {}
     if not session.trainer.is_chief:
         return results
-    eval_dir = os.path.join(session.model_dir, "eval")
+    eval_dir = folder or os.path.join(session.model_dir, "eval")
     os.makedirs(eval_dir, exist_ok=True)
     writer = tf.summary.create_file_writer(eval_dir)
     step = session.trainer.step
