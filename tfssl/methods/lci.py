@@ -32,6 +32,9 @@ Differences from the reference code (github.com/sjenni/LCI, TF 1.15 + contrib), 
   - `paste='center'` additionally pastes only F's centre (the border stays the original, exactly).
   - The classifier's AdamW decays BatchNorm scales and offsets too (the reference excludes them; at 1e-4 x lr the
     difference is negligible).
+  - `flip` mirrors each source image left-right first (off by default, as in the reference; gin/lci.gin turns it
+    on): on tfssl_objects/tc00, lit from one fixed direction, the shading alone otherwise tells the rotation and the
+    classifier learns that instead of shapes (README "LCI").
 """
 
 from __future__ import annotations
