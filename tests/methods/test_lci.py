@@ -115,20 +115,22 @@ def test_synthesis_is_a_pure_function_of_index_and_step_not_of_batch_layout(flip
     assert not np.array_equal(whole, run(slice(None), 6)), "a new step should draw new patches, warps and crops"
 
 
-def test_flip_mirrors_about_half_of_the_sources_before_every_transformation():
-    # No LCI class and an identity anti-shortcut augmentation (full crop, no small rotation): class 0 is the source
-    # image itself, or its left-right mirror when flip is on.
-    method = _method(flip=True, classes=(0, 2, 3, 4), crop_fraction=1.0, max_angle=0.0)
+def test_flip_keeps_or_mirrors_each_source_image_and_mirrors_about_half():
     batch = _batch(n=32)
-    views = method.synthesize(tf.constant(batch["image"]), tf.constant(batch["index"]), tf.constant(2))
-    untransformed = (views["inputs"].numpy()[:32] + 1.0) / 2.0
-    same = np.all(np.isclose(untransformed, batch["image"], atol=1e-5), axis=(1, 2, 3))
-    mirrored = np.all(np.isclose(untransformed, batch["image"][:, :, ::-1], atol=1e-5), axis=(1, 2, 3))
+
+    def untransformed(flip):
+        # No LCI class and an identity anti-shortcut augmentation (full crop, no small rotation): class 0 is the
+        # source image itself, or its left-right mirror. The rotation classes are turns of it (label layout test).
+        method = _method(flip=flip, classes=(0, 2, 3, 4), crop_fraction=1.0, max_angle=0.0)
+        views = method.synthesize(tf.constant(batch["image"]), tf.constant(batch["index"]), tf.constant(2))
+        return (views["inputs"].numpy()[:32] + 1.0) / 2.0
+
+    flipped = untransformed(flip=True)
+    same = np.all(np.isclose(flipped, batch["image"], atol=1e-5), axis=(1, 2, 3))
+    mirrored = np.all(np.isclose(flipped, batch["image"][:, :, ::-1], atol=1e-5), axis=(1, 2, 3))
     assert np.all(same ^ mirrored), "each source should be kept or mirrored, nothing else"
     assert 8 <= mirrored.sum() <= 24
-    unflipped = _method(flip=False, classes=(0, 2, 3, 4), crop_fraction=1.0, max_angle=0.0)
-    views = unflipped.synthesize(tf.constant(batch["image"]), tf.constant(batch["index"]), tf.constant(2))
-    np.testing.assert_allclose((views["inputs"].numpy()[:32] + 1.0) / 2.0, batch["image"], atol=1e-5)
+    np.testing.assert_allclose(untransformed(flip=False), batch["image"], atol=1e-5)
 
 
 def test_erase_noise_is_standard_normal_and_finite_even_at_the_uniform_extremes():
