@@ -11,6 +11,11 @@ network that names their rotation almost always is reading a cue that covers the
 off) every image is lit from the top left (`tfssl.data.render.appearance.FIXED_LIGHTING`), and that gradient
 gives the rotation away; on `tc0l` the light comes from a random direction, so the same network's accuracy there
 says how much of what it learned was the light.
+
+For an LCI run that trains F (class 1 in its classes), `autoencoded` repeats the measurement on the same images with
+F's autoencoded patch pasted in, as half of LCI's class-0 images (and their rotations) are in training. F's loss
+subtracts the classifier's cross-entropy over the whole batch (as the reference), so F is rewarded for making
+those rotations hard to name: a rate far below the plain images' says F hides the orientation inside its window.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import os
 
 import numpy as np
+import tensorflow as tf
 from absl import app, flags
 
 FLAGS = flags.FLAGS
@@ -47,6 +53,16 @@ def rotation_predictor(method):
     for k, c in enumerate([lci.UNTRANSFORMED, *lci.ROTATION_CLASSES]):
         turns[classes.index(c)] = k
     return lambda images: turns[np.argmax(method.transformation_logits(2.0 * images - 1.0), -1)]
+
+
+def autoencoded_images(method, images: np.ndarray) -> np.ndarray:
+    """images float32 [B, S, S, 3] in [0, 1] -> the same with F's autoencoded patch pasted in, [0, 1].
+
+    The patch sits where LCI's training would put it for these indices at step 0; F runs in inference mode.
+    """
+    index = tf.range(len(images), dtype=tf.int64)
+    out = method.limited_context_inpaint(2.0 * tf.constant(images) - 1.0, index, tf.constant(0, tf.int64))
+    return ((out["autoencoded_image"] + 1.0) / 2.0).numpy()
 
 
 def rotation_accuracy(predict, images: np.ndarray, labels: np.ndarray, class_names) -> dict:
@@ -83,9 +99,13 @@ def main(argv):
     for run_dir in FLAGS.run_dirs:
         session = experiment.load_run(run_dir)
         predict = rotation_predictor(session.method)
-        report["runs"][run_dir] = {
-            "step": int(session.trainer.step),
-            **{name: rotation_accuracy(predict, *data[name]) for name in FLAGS.datasets}}
+        result = {"step": int(session.trainer.step),
+                  **{name: rotation_accuracy(predict, *data[name]) for name in FLAGS.datasets}}
+        if getattr(session.method, "uses_lci", False):
+            result["autoencoded"] = {
+                name: rotation_accuracy(predict, autoencoded_images(session.method, images), labels, names)
+                for name, (images, labels, names) in data.items()}
+        report["runs"][run_dir] = result
     os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
     with open(FLAGS.out, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)

@@ -57,3 +57,19 @@ def test_lci_positions_map_to_quarter_turns_and_other_classes_to_none():
     np.testing.assert_array_equal(rotation_shortcut.rotation_predictor(_fake_lci((0, 1, 2, 3, 4, 5), 1))(images),
                                   [-1, -1, -1])
     np.testing.assert_array_equal(rotation_shortcut.rotation_predictor(_fake_lci((0, 2, 3, 4), 0))(images), [0, 0, 0])
+
+
+def test_autoencoded_images_change_only_f_window_and_match_an_identity_f():
+    from tests.methods.test_lci import _batch, _identity, _method
+
+    method = _method()
+    images = _batch(n=6)["image"]
+    # With an identity F, pasting its output back returns the images.
+    method.inpainter = _identity
+    np.testing.assert_allclose(rotation_shortcut.autoencoded_images(method, images), images, atol=1e-6)
+    # With an F that outputs black, exactly one patch_size x patch_size window per image changes.
+    method.inpainter = lambda patches, training=False: -tf.ones_like(patches)
+    changed = np.any(np.abs(rotation_shortcut.autoencoded_images(method, images) - images) > 1e-5, axis=-1)
+    assert np.all(changed.sum(axis=(1, 2)) == method.patch_size ** 2)
+    rows, cols = np.any(changed, axis=2), np.any(changed, axis=1)
+    assert np.all(rows.sum(1) == method.patch_size) and np.all(cols.sum(1) == method.patch_size)
