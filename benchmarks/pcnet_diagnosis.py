@@ -11,10 +11,13 @@ BACK instance grows into the front one (ideally all of its hidden part), and rep
   - accuracy of the rule with other decision statistics from the same probabilities: pixel counts above thresholds
     0.1 (the reference's), 0.3 and 0.5, and the summed probability inside the eraser (no threshold);
   - the same with the eraser dilated by one pixel, and with PCNet-M averaged over each crop and its mirror image;
-  - error rate by the size of the occluded instance's hidden part;
-  - on the wrong pairs, the median growth of the front and of the back instance (which of the two failures dominates).
+  - error rate by the size of the occluded instance's hidden part, and by the front and the back instance's category;
+  - on the wrong pairs, the median growth of the front and of the back instance (which of the two failures dominates);
+  - ("ordering_rules") with the --order_score / --flip_average evidence, the accuracy of deciding each pair alone
+    (the reference) and of the total order that decides them together (`tfssl.deocclusion.consistent_order`).
 Amodal masks ("amodal_by_threshold"): pooled amodal mIoU and invisible-region IoU at amodal thresholds 0.1 .. 0.5,
-with the ordering rule of --order_score / --flip_average (choose the threshold on --split=validation).
+with the ordering rule of --order_score / --flip_average / --total_order (choose the threshold on
+--split=validation).
 Content ("content_in_distribution"). PCNet-C's hidden-pixel L1 and the mean-colour fill's on training-style samples
 (`tfssl.data.pcnet_dataset`, case 1: hole = A ∩ B of a surrogate occluder) from the validation scenes, i.e. on the
 distribution it was trained on, to tell a weak inpainter from a shift between training samples and real occlusions.
@@ -39,6 +42,7 @@ flags.DEFINE_string("split", "test", "Scenes to diagnose: 'validation' to choose
 flags.DEFINE_integer("max_examples", 500, "Scenes evaluated (gin/pcnet.gin evaluates 500).")
 flags.DEFINE_enum("order_score", "count", ["count", "soft"], "Ordering rule behind the amodal-threshold sweep.")
 flags.DEFINE_bool("flip_average", False, "Flip-averaged PCNet-M behind the amodal-threshold sweep.")
+flags.DEFINE_bool("total_order", False, "Total order (not pairwise) behind the amodal-threshold sweep.")
 flags.DEFINE_integer("content_batches", 8, "Batches of 64 training-style samples for the content check.")
 FLAGS = flags.FLAGS
 
@@ -77,25 +81,30 @@ def main(argv):
     if session.trainer.step == 0:
         raise ModelDirError(f"no checkpoint in {FLAGS.model_dir}/ckpt; run benchmarks/pcnet.py first")
     method = session.method
-    begun, parts, amodal = time.time(), [], {}
+    begun, parts, amodal, rules = time.time(), [], {}, {}
     for scene in metrics.load_scenes(FLAGS.dataset, FLAGS.split, FLAGS.max_examples):
         scene["category"] = scene["category"] if method.use_category else None
         parts.append(metrics.pair_growth_records(method, scene))
+        for rule, counts in metrics.order_rule_counts(method, scene, FLAGS.order_score, FLAGS.flip_average).items():
+            rules[rule] = rules.get(rule, 0) + counts
         for t, counts in metrics.amodal_threshold_counts(method, scene, order_score=FLAGS.order_score,
-                                                         flip_average=FLAGS.flip_average).items():
+                                                         flip_average=FLAGS.flip_average,
+                                                         total_order=FLAGS.total_order).items():
             amodal[t] = amodal.get(t, 0) + counts
     records = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     result = {
         "command": "python benchmarks/pcnet_diagnosis.py " + " ".join(
             [f"--gin_file={f}" for f in FLAGS.gin_file] + [f"--gin_param={p}" for p in FLAGS.gin_param]
             + [f"--model_dir={FLAGS.model_dir}", f"--split={FLAGS.split}", f"--order_score={FLAGS.order_score}"]
-            + (["--flip_average"] if FLAGS.flip_average else [])),
+            + (["--flip_average"] if FLAGS.flip_average else []) + (["--total_order"] if FLAGS.total_order else [])),
         "model_step": int(session.trainer.step), "dataset": FLAGS.dataset, "split": FLAGS.split,
         "max_examples": FLAGS.max_examples,
         "seconds": time.time() - begun,
         "ordering": metrics.summarize_pair_growth(records),
+        "ordering_rules": {"order_score": FLAGS.order_score, "flip_average": FLAGS.flip_average,
+                           **{rule: {"accuracy": c[0] / c[1], "pairs": int(c[1])} for rule, c in rules.items()}},
         "amodal_by_threshold": {
-            "order_score": FLAGS.order_score, "flip_average": FLAGS.flip_average,
+            "order_score": FLAGS.order_score, "flip_average": FLAGS.flip_average, "total_order": FLAGS.total_order,
             **{f"{t:g}": {"amodal_miou": c[0] / c[1], "invisible_iou": c[2] / c[3]} for t, c in amodal.items()}},
         "content_in_distribution": content_in_distribution(method, FLAGS.dataset, FLAGS.content_batches),
     }

@@ -140,12 +140,12 @@ def test_command_passes_the_inference_options(files, monkeypatch):
     monkeypatch.setattr(D, "deocclude", lambda *a, **k: calls.append(k) or real(*a, **k))
     argv = ["deocclude", "--gin_file=gin/pcnet.gin", "--image=" + files["image"], "--masks=" + files["a"] + ","
             + files["b"], "--out=" + str(files["dir"] / "opts"), "--order_score=soft", "--flip_average",
-            "--amodal_threshold=0.4", "--eraser_dilation=1"]
+            "--amodal_threshold=0.4", "--eraser_dilation=1", "--total_order"]
     try:
         deocclude.FLAGS(argv)
         deocclude._deocclude(str(files["dir"]))
     finally:
         deocclude.FLAGS.unparse_flags()
-    assert calls[0]["order_score"] == "soft" and calls[0]["flip_average"] is True
+    assert calls[0]["order_score"] == "soft" and calls[0]["flip_average"] is True and calls[0]["total_order"] is True
     assert calls[0]["amodal_threshold"] == 0.4 and calls[0]["eraser_dilation"] == 1
     assert os.path.exists(files["dir"] / "opts" / "order.json")

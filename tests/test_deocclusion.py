@@ -205,3 +205,75 @@ def test_soft_order_score_sums_probabilities_and_recovers_the_oracle_order(scene
         correct += np.sum((order == true) & (true != 0))
         total += np.sum(true != 0)
     assert total > 0 and correct / total > 0.95
+
+
+def _random_margins(rs, n, density=0.7):
+    upper = np.triu(rs.normal(size=(n, n)) * (rs.uniform(size=(n, n)) < density), 1)
+    return upper - upper.T
+
+
+def _is_acyclic(order):
+    return not any(np.diag(_closure(order)))
+
+
+def test_consistent_order_is_the_best_ranking_by_brute_force():
+    rs = np.random.RandomState(0)
+    for _ in range(40):
+        n = rs.randint(2, 7)
+        margins = _random_margins(rs, n)
+        best = max(D._ranking_score(margins, p) for p in itertools.permutations(range(n)))
+        ranking = D._best_ranking(margins)
+        assert sorted(ranking) == list(range(n))
+        assert D._ranking_score(margins, ranking) == pytest.approx(best)
+        order = D.consistent_order(margins)
+        np.testing.assert_array_equal(order, -order.T)
+        np.testing.assert_array_equal(order != 0, margins != 0)  # pairs without evidence stay unrelated
+        assert _is_acyclic(order)
+
+
+def test_consistent_order_overrules_the_weakest_edge_of_a_cycle_and_keeps_consistent_evidence():
+    # 0 over 1 (margin 5), 1 over 2 (4), 2 over 0 (1): pairwise, a cycle; together, 0 over 2.
+    margins = np.zeros((3, 3))
+    for front, back, m in ((0, 1, 5.0), (1, 2, 4.0), (2, 0, 1.0)):
+        margins[front, back], margins[back, front] = m, -m
+    assert not _is_acyclic(D.pairwise_order(margins))
+    expected = np.array([[0, 1, 1], [-1, 0, 1], [-1, -1, 0]])
+    np.testing.assert_array_equal(D.consistent_order(margins), expected)
+    # Evidence that already follows one depth order is left exactly as the pairwise rule decides it.
+    rs = np.random.RandomState(1)
+    for _ in range(20):
+        n = rs.randint(2, 9)
+        depth = rs.permutation(n)
+        magnitude = rs.uniform(0.1, 2.0, (n, n)) * (rs.uniform(size=(n, n)) < 0.6)
+        magnitude = np.triu(magnitude, 1) + np.triu(magnitude, 1).T
+        margins = np.sign(depth[None, :] - depth[:, None]) * magnitude  # smaller depth is in front
+        np.testing.assert_array_equal(D.consistent_order(margins), D.pairwise_order(margins))
+
+
+def test_consistent_order_ranks_groups_apart_and_large_groups_greedily(monkeypatch):
+    rs = np.random.RandomState(2)
+    a, b = _random_margins(rs, 4, 1.0), _random_margins(rs, 3, 1.0)
+    margins = np.zeros((7, 7))
+    margins[:4, :4], margins[4:, 4:] = a, b
+    perm = rs.permutation(7)
+    order = D.consistent_order(margins[np.ix_(perm, perm)])
+    np.testing.assert_array_equal(order, D.consistent_order(margins)[np.ix_(perm, perm)])  # relabelling
+    np.testing.assert_array_equal(order[np.ix_(perm < 4, perm >= 4)], 0)  # no evidence across the groups
+    # Above MAX_EXACT_ORDER instances the greedy ranking still gives an acyclic order with the same support.
+    monkeypatch.setattr(D, "MAX_EXACT_ORDER", 2)
+    big = _random_margins(rs, 9)
+    greedy = D.consistent_order(big)
+    assert _is_acyclic(greedy) and np.array_equal(greedy != 0, big != 0)
+
+
+def test_total_order_with_the_oracle_and_through_deocclude(scenes):
+    for s in scenes[:8]:
+        oracle = D.OracleCompleter(s["modal"], s["amodal"], 64)
+        margins = D.order_margins(oracle, s["modal"])
+        np.testing.assert_array_equal(margins, -margins.T)
+        np.testing.assert_array_equal(D.order_matrix(oracle, s["modal"]), D.pairwise_order(margins))
+        total = D.order_matrix(oracle, s["modal"], total_order=True)
+        np.testing.assert_array_equal(total, D.consistent_order(margins))
+        result = D.deocclude(oracle, s["image"], s["modal"], content=False, total_order=True)
+        np.testing.assert_array_equal(result.order, total)
+        assert all(i not in result.ancestors[i] for i in range(len(s["modal"])))  # no cycles

@@ -40,6 +40,8 @@ flags.DEFINE_float("amodal_threshold", 0.2, "PCNet-M probability above which a p
 flags.DEFINE_enum("order_score", "count", ["count", "soft"], "How much an instance grows into the other in the "
                   "ordering step: 'count' (pixels above --occ_threshold, the paper's) or 'soft' (summed probability).")
 flags.DEFINE_bool("flip_average", False, "Average PCNet-M over each crop and its mirror image (2x the mask cost).")
+flags.DEFINE_bool("total_order", False, "Decide all pairs together as one front-to-back ranking, which overrules "
+                  "the weakest evidence on a cycle, instead of each pair alone (the paper's).")
 flags.DEFINE_bool("content", True, "Also complete object layers and the background (PCNet-C).")
 FLAGS = flags.FLAGS
 
@@ -207,7 +209,8 @@ def _deocclude(model_dir: str) -> None:
     result = deocclusion.deocclude(method, image, modal, category if method.use_category else None,
                                    occ_threshold=FLAGS.occ_threshold, amodal_threshold=FLAGS.amodal_threshold,
                                    eraser_dilation=FLAGS.eraser_dilation, content=FLAGS.content,
-                                   order_score=FLAGS.order_score, flip_average=FLAGS.flip_average)
+                                   order_score=FLAGS.order_score, flip_average=FLAGS.flip_average,
+                                   total_order=FLAGS.total_order)
     written = write_outputs(FLAGS.out, result, category=category, **inputs)
     print(f"tfssl: de-occluded {len(modal)} instances; wrote {len(written)} files to {FLAGS.out}", flush=True)
 

@@ -13,9 +13,11 @@ Zhan et al., "Self-Supervised Scene De-occlusion" (CVPR 2020), Sec. 3.3, as the 
   4. Content completion: PCNet-C fills hole = (amodal \\ modal) dilated by `hole_dilation` pixels, composited
      into an RGBA layer per object; the background is inpainted with the union of all objects as the hole.
 
-Two options beyond the reference, measured on tfssl_scenes (README): `order_score='soft'` compares the summed
-probabilities instead of the counts above `occ_threshold`, and `flip_average` averages PCNet-M over each crop and its
-mirror image (`FlipAveraged`). The defaults are the reference's.
+Three options beyond the reference, measured on tfssl_scenes (README): `order_score='soft'` compares the summed
+probabilities instead of the counts above `occ_threshold`; `flip_average` averages PCNet-M over each crop and its
+mirror image (`FlipAveraged`); `total_order` decides all pairs of a scene together as the one front-to-back ranking
+that agrees best with their evidence (`consistent_order`), so the order has no cycles. The defaults are the
+reference's.
 
 `eraser_dilation` (pixels) grows every eraser in steps 1 and 3: with predicted, not ground-truth, modal masks
 gaps between touching objects break the ordering (reference issues #14, #17, #36), and dilation closes them.
@@ -189,8 +191,8 @@ def complete_masks(completer: Completer, targets: np.ndarray, erasers: np.ndarra
 
 def order_matrix(completer: Completer, modal: np.ndarray, category: np.ndarray | None = None,
                  occ_threshold: float = OCC_THRESHOLD, eraser_dilation: int = 0,
-                 order_score: str = "count") -> np.ndarray:
-    """PCNet's pairwise occlusion order from modal masks.
+                 order_score: str = "count", total_order: bool = False) -> np.ndarray:
+    """PCNet's occlusion order from modal masks.
 
     Args:
       completer: PCNet's interface.
@@ -200,29 +202,135 @@ def order_matrix(completer: Completer, modal: np.ndarray, category: np.ndarray |
       eraser_dilation: pixels by which the other instance's mask grows before it is used as eraser.
       order_score: how much t grows into e: 'count' (the reference's: pixels above occ_threshold) or 'soft' (the
         summed probability, which keeps the confidence a threshold throws away and almost never ties).
+      total_order: decide all pairs together (`consistent_order`) instead of each pair alone (the reference).
     Returns:
       int64 [N, N] in {-1, 0, 1}, antisymmetric: O[i, j] = 1 when i occludes j, -1 when j occludes i, 0 for
       non-bordering pairs and ties.
     """
+    margins = order_margins(completer, modal, category, occ_threshold, eraser_dilation, order_score)
+    return consistent_order(margins) if total_order else pairwise_order(margins)
+
+
+def order_margins(completer: Completer, modal: np.ndarray, category: np.ndarray | None = None,
+                  occ_threshold: float = OCC_THRESHOLD, eraser_dilation: int = 0,
+                  order_score: str = "count") -> np.ndarray:
+    """The evidence that i is in front of j: M[i, j] = occ[j, i] - occ[i, j], for bordering pairs.
+
+    occ[t, e] is how much target t grows into eraser e when PCNet-M completes t (`growth_scores`): an instance
+    regrows into what hides it. Arguments as `order_matrix`.
+    Returns:
+      float64 [N, N], antisymmetric, 0 for non-bordering pairs (and on the diagonal).
+    """
     modal = np.asarray(modal).astype(bool)
     n = len(modal)
-    order = np.zeros((n, n), np.int64)
+    occ = np.zeros((n, n), np.float64)
     touching = bordering(modal)
-    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if touching[i, j]]
-    if not pairs:
-        return order
-    directed = [p for i, j in pairs for p in ((i, j), (j, i))]  # (target t, eraser e)
-    t_idx, e_idx = np.array(directed).T
-    erasers = dilate(modal[e_idx], eraser_dilation) & ~modal[t_idx]
-    probabilities = complete_masks(completer, modal[t_idx], erasers,
-                                   None if category is None else np.asarray(category)[t_idx])
-    occ = growth_scores(probabilities, erasers & ~modal[t_idx], order_score, occ_threshold)
-    for k, (i, j) in enumerate(pairs):
-        occ_ij, occ_ji = occ[2 * k], occ[2 * k + 1]  # how much i (resp. j) grows into the other
-        if occ_ij != occ_ji:
-            above = 1 if occ_ji > occ_ij else -1  # j grows into i: i is in front of j
-            order[i, j], order[j, i] = above, -above
-    return order
+    directed = [(t, e) for t in range(n) for e in range(n) if touching[t, e]]  # (target t, eraser e)
+    if directed:
+        t_idx, e_idx = np.array(directed).T
+        erasers = dilate(modal[e_idx], eraser_dilation) & ~modal[t_idx]
+        probabilities = complete_masks(completer, modal[t_idx], erasers,
+                                       None if category is None else np.asarray(category)[t_idx])
+        occ[t_idx, e_idx] = growth_scores(probabilities, erasers, order_score, occ_threshold)
+    return occ.T - occ
+
+
+def pairwise_order(margins: np.ndarray) -> np.ndarray:
+    """The reference rule, one pair at a time: O = sign(M). May contain cycles (a above b above c above a)."""
+    return np.sign(np.asarray(margins)).astype(np.int64)
+
+
+MAX_EXACT_ORDER = 12  # instances per connected group ordered exactly (2^n subsets); larger groups greedily
+
+
+def consistent_order(margins: np.ndarray) -> np.ndarray:
+    """The pairwise order implied by the single front-to-back ranking that agrees best with all the evidence.
+
+    Occlusion in a layered scene follows one depth order, but pairs decided independently can form cycles, and
+    a cycle makes every instance on it an ancestor of itself, so its amodal masks are completed against the wrong
+    erasers. This ranks the instances so that the pairs the ranking contradicts carry the least total margin
+    (equivalently, it maximises the sum over ranked pairs, i before j, of M[i, j]): on a cycle the weakest
+    evidence is overruled, and evidence that already follows one order is kept as it is. Instances only interact
+    through pairs with evidence, so each connected group of them is ranked on its own: exactly (`_best_ranking`)
+    up to MAX_EXACT_ORDER instances, greedily above (`_greedy_ranking`).
+
+    Args:
+      margins: float [N, N] antisymmetric, M[i, j] > 0 when the evidence puts i in front of j, 0 for pairs
+        without evidence (not bordering, or tied).
+    Returns:
+      int64 [N, N] in {-1, 0, 1}, antisymmetric and acyclic; nonzero exactly where margins are nonzero.
+    """
+    margins = np.asarray(margins, np.float64)
+    rank = np.zeros(len(margins), np.int64)
+    for group in _connected_groups(margins != 0):
+        sub = margins[np.ix_(group, group)]
+        ranking = _best_ranking(sub) if len(group) <= MAX_EXACT_ORDER else _greedy_ranking(sub)
+        rank[np.asarray(group)[ranking]] = np.arange(len(group))
+    order = np.where(rank[:, None] < rank[None, :], 1, -1).astype(np.int64)
+    return order * (margins != 0)
+
+
+def _connected_groups(adjacent: np.ndarray) -> list[list[int]]:
+    """Connected components of a symmetric bool [N, N] graph, each a sorted list of indices."""
+    groups, seen = [], set()
+    for start in range(len(adjacent)):
+        if start in seen:
+            continue
+        group, stack = [], [start]
+        seen.add(start)
+        while stack:
+            i = stack.pop()
+            group.append(i)
+            for j in np.nonzero(adjacent[i])[0]:
+                if int(j) not in seen:
+                    seen.add(int(j))
+                    stack.append(int(j))
+        groups.append(sorted(group))
+    return groups
+
+
+def _ranking_score(margins: np.ndarray, ranking: Sequence[int]) -> float:
+    """Total margin a front-to-back ranking agrees with: sum over a < b of M[ranking[a], ranking[b]]."""
+    ranked = np.asarray(margins)[np.ix_(ranking, ranking)]
+    return float(np.triu(ranked, 1).sum())
+
+
+def _best_ranking(margins: np.ndarray) -> list[int]:
+    """The ranking maximising `_ranking_score`, by dynamic programming over the set already placed in front.
+
+    best[S] is the best score of the instances in S ranked first; placing i next adds sum over j in S of
+    M[j, i] (everything in S is in front of i). 2^n states, n choices each.
+    """
+    n = len(margins)
+    full = (1 << n) - 1
+    best = np.full(1 << n, -np.inf)
+    last = np.zeros(1 << n, np.int64)
+    best[0] = 0.0
+    for placed in range(1 << n):
+        if best[placed] == -np.inf:
+            continue
+        in_front = np.array([(placed >> j) & 1 for j in range(n)], bool)
+        gains = margins[in_front].sum(axis=0)  # [n]: what placing each instance next adds
+        for i in range(n):
+            if not in_front[i]:
+                grown = placed | (1 << i)
+                if best[placed] + gains[i] > best[grown]:
+                    best[grown], last[grown] = best[placed] + gains[i], i
+    ranking, placed = [], full
+    while placed:
+        ranking.append(int(last[placed]))
+        placed &= ~(1 << last[placed])
+    return ranking[::-1]
+
+
+def _greedy_ranking(margins: np.ndarray) -> list[int]:
+    """A ranking for large groups: repeatedly put in front the instance with the most net evidence of being in
+    front of those still unranked."""
+    remaining, ranking = list(range(len(margins))), []
+    while remaining:
+        net = margins[np.ix_(remaining, remaining)].sum(axis=1)
+        ranking.append(remaining.pop(int(np.argmax(net))))
+    return ranking
 
 
 def growth_scores(probabilities: np.ndarray, regions: np.ndarray, order_score: str = "count",
@@ -364,7 +472,7 @@ class Deocclusion:
 def deocclude(completer: Completer, image: np.ndarray, modal: np.ndarray, category: Sequence[int] | None = None,
               occ_threshold: float = OCC_THRESHOLD, amodal_threshold: float = AMODAL_THRESHOLD,
               eraser_dilation: int = 0, hole_dilation: int = HOLE_DILATION, content: bool = True,
-              order_score: str = "count", flip_average: bool = False) -> Deocclusion:
+              order_score: str = "count", flip_average: bool = False, total_order: bool = False) -> Deocclusion:
     """The full de-occlusion of one image (steps 1-4 of the module docstring).
 
     Args:
@@ -375,11 +483,12 @@ def deocclude(completer: Completer, image: np.ndarray, modal: np.ndarray, catego
       content: also complete object layers and the background (PCNet-C).
       order_score: 'count' or 'soft' (see `order_matrix`).
       flip_average: average PCNet-M's probabilities over each crop and its mirror image (`FlipAveraged`).
+      total_order: decide the pairs together, as one front-to-back ranking (see `consistent_order`).
     """
     modal = np.asarray(modal).astype(bool)
     category = None if category is None else np.asarray(category, np.int64)
     masks = mask_completer(completer, flip_average)
-    order = order_matrix(masks, modal, category, occ_threshold, eraser_dilation, order_score)
+    order = order_matrix(masks, modal, category, occ_threshold, eraser_dilation, order_score, total_order)
     amodal = amodal_masks(masks, modal, order, category, amodal_threshold, eraser_dilation)
     result = Deocclusion(order=order, occluders=occluders(order),
                          ancestors={i: ancestors(order, i) for i in range(len(modal))}, amodal=amodal)

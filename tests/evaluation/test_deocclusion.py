@@ -119,10 +119,17 @@ def test_pair_growth_diagnosis_with_an_oracle_front_never_grows_back_regrows_its
     front_growth, back_growth = records["d0/count@0.1"][0]
     assert front_growth == 0 and abs(back_growth - 100) <= 10  # crops are resized: a few pixels either way
     assert E.order_from_growth(records["d0/count@0.1"])[0] == D.order_matrix(oracle, modal)[0, 1] == 1
+    scene = {"modal": modal, "amodal": amodal, "order": order, "category": None}
+    for rule, counts in E.order_rule_counts(oracle, scene, "soft").items():
+        np.testing.assert_array_equal(counts, [1, 1], err_msg=rule)
+    assert E.order_rule_counts(oracle, {**scene, "order": -order})["total_order"].tolist() == [0, 1]
     summary = E.summarize_pair_growth(records)
     assert summary["num_pairs"] == 1 and set(summary["accuracy"].values()) == {1.0}
     assert summary["reference_rule_wrong_pairs"]["count"] == 0
     assert summary["error_by_hidden_pixels"] == {"60-200": {"pairs": 1, "error": 0.0}}
+    assert summary["error_by_front_category"] == summary["error_by_back_category"] == {"0": {"pairs": 1, "error": 0.0}}
+    named = E.summarize_pair_growth(E.pair_growth_records(oracle, {**scene, "category": np.array([3, 7])}))
+    assert set(named["error_by_front_category"]) == {"3"} and set(named["error_by_back_category"]) == {"7"}
     # A wrong decision is counted as such: swap the growths.
     swapped = {**records, "d0/count@0.1": records["d0/count@0.1"][:, ::-1]}
     assert E.summarize_pair_growth(swapped)["reference_rule_wrong_pairs"]["count"] == 1

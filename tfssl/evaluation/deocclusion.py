@@ -98,7 +98,7 @@ def scene_counts(completer: D.Completer, image: np.ndarray, modal: np.ndarray, a
                  baselines: bool = True, content: bool = True, occ_threshold: float = D.OCC_THRESHOLD,
                  amodal_threshold: float = D.AMODAL_THRESHOLD, eraser_dilation: int = 0,
                  hole_dilation: int = D.HOLE_DILATION, order_score: str = "count",
-                 flip_average: bool = False) -> dict[str, np.ndarray]:
+                 flip_average: bool = False, total_order: bool = False) -> dict[str, np.ndarray]:
     """All pooled counts of one scene (keys `order/<m>`, `iou/<m>`, `content/<m>`), summed by `deocclusion_metrics`.
 
     Args:
@@ -106,15 +106,16 @@ def scene_counts(completer: D.Completer, image: np.ndarray, modal: np.ndarray, a
       image: float32 [H, W, 3] in [0, 1]; modal, amodal: {0, 1} [N, H, W]; true_order: int [N, N];
       layers: float [N, H, W, 3] in [0, 1], the objects' true RGB (needed when content).
       category: int [N] in 1..K.
-      order_score, flip_average: PCNet's inference options (`tfssl.deocclusion.deocclude`); the baselines use the
-        reference rule.
+      order_score, flip_average, total_order: PCNet's inference options (`tfssl.deocclusion.deocclude`); the
+        baselines use the reference rule.
     """
     modal, amodal = np.asarray(modal).astype(bool), np.asarray(amodal).astype(bool)
     # Pairs whose order is visible in the masks, as in the reference code's ground truth.
     true_order = np.asarray(true_order) * D.bordering(modal)
     size = completer.image_size
     masks = D.mask_completer(completer, flip_average)
-    orders = {"pcnet": D.order_matrix(masks, modal, category, occ_threshold, eraser_dilation, order_score)}
+    orders = {"pcnet": D.order_matrix(masks, modal, category, occ_threshold, eraser_dilation, order_score,
+                                      total_order)}
     amodals = {"pcnet": D.amodal_masks(masks, modal, orders["pcnet"], category, amodal_threshold,
                                        eraser_dilation)}
     if baselines:
@@ -181,7 +182,8 @@ def deocclusion_metrics(method, *, dataset: str = "tfssl_scenes/base", split: st
                         max_examples: int | None = 500, baselines: bool = True, content: bool = True,
                         occ_threshold: float = D.OCC_THRESHOLD, amodal_threshold: float = D.AMODAL_THRESHOLD,
                         eraser_dilation: int = 0, hole_dilation: int = D.HOLE_DILATION,
-                        order_score: str = "count", flip_average: bool = False) -> dict[str, float]:
+                        order_score: str = "count", flip_average: bool = False,
+                        total_order: bool = False) -> dict[str, float]:
     """PCNet's de-occlusion metrics and the baselines' on a scene dataset with ground-truth modal masks as input.
 
     Args:
@@ -190,8 +192,8 @@ def deocclusion_metrics(method, *, dataset: str = "tfssl_scenes/base", split: st
       max_examples: scenes evaluated (the first of the split).
       baselines: also the Area, Y-axis, Convex-hull, Raw and mean-fill baselines.
       content: also content completion (needs the objects' true layers).
-      occ_threshold, amodal_threshold, eraser_dilation, hole_dilation, order_score, flip_average: PCNet's inference
-        options (`tfssl.deocclusion.deocclude`).
+      occ_threshold, amodal_threshold, eraser_dilation, hole_dilation, order_score, flip_average, total_order:
+        PCNet's inference options (`tfssl.deocclusion.deocclude`).
     Returns:
       order_accuracy, amodal_miou, invisible_iou, content_l1, content_psnr, each also with the suffixes _area,
       _yaxis, _convex (ordering), _raw, _convex (amodal) and _mean_fill (content); num_scenes, num_pairs,
@@ -203,7 +205,8 @@ def deocclusion_metrics(method, *, dataset: str = "tfssl_scenes/base", split: st
         use_content = content and scene["layers"] is not None
         counts = scene_counts(method, scene["image"], scene["modal"], scene["amodal"], scene["order"],
                               scene["layers"], scene["category"], baselines, use_content, occ_threshold,
-                              amodal_threshold, eraser_dilation, hole_dilation, order_score, flip_average)
+                              amodal_threshold, eraser_dilation, hole_dilation, order_score, flip_average,
+                              total_order)
         for key, value in counts.items():
             totals[key] = totals.get(key, 0) + value
         num_scenes += 1
@@ -250,17 +253,19 @@ def order_from_growth(growth: np.ndarray) -> np.ndarray:
 
 
 def summarize_pair_growth(records: dict[str, np.ndarray]) -> dict:
-    """Accuracy per statistic, error by hidden size, and the failure split, from the concatenated pair records.
+    """Accuracy per statistic, the reference rule's error by hidden size and by the front and back instances'
+    categories, and its failure split, from the concatenated pair records.
 
     Args:
       records: "true" int [P] in {-1, 1} (O[i, j]); "hidden" int [P] (hidden pixels of the truly occluded one);
+        "front_category", "back_category" int [P] (the truly front and back instances' categories, 0 if none);
         "d<k>/<stat>" float [P, 2] growths with eraser dilation k (see `pair_growth`); "flip/d0/<stat>" the same
         with PCNet-M's probabilities averaged over each crop and its mirror image (`tfssl.deocclusion.FlipAveraged`).
     """
     true, hidden = records["true"], records["hidden"]
     out = {"num_pairs": int(len(true)), "accuracy": {}, "ties": {}}
     for key, growth in records.items():
-        if key in ("true", "hidden"):
+        if key in ("true", "hidden", "front_category", "back_category"):
             continue
         predicted = order_from_growth(growth)
         out["accuracy"][key] = float(np.mean(predicted == true))
@@ -270,6 +275,11 @@ def summarize_pair_growth(records: dict[str, np.ndarray]) -> dict:
         f"{lo}-{hi if hi < 10**9 else 'inf'}": {"pairs": int(np.sum(sel)), "error": float(np.mean(wrong[sel]))}
         for lo, hi in zip(GROWTH_HIDDEN_BINS[:-1], GROWTH_HIDDEN_BINS[1:])
         if np.any(sel := (hidden >= lo) & (hidden < hi))}
+    for role in ("front", "back"):
+        category = records[f"{role}_category"]
+        out[f"error_by_{role}_category"] = {
+            str(c): {"pairs": int(np.sum(category == c)), "error": float(np.mean(wrong[category == c]))}
+            for c in np.unique(category)}
     growth = records["d0/count@0.1"]
     front = np.where(true == 1, growth[:, 0], growth[:, 1])  # the front instance growing into the back one
     back = np.where(true == 1, growth[:, 1], growth[:, 0])
@@ -291,14 +301,27 @@ AMODAL_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def amodal_threshold_counts(completer: D.Completer, scene: dict, thresholds=AMODAL_THRESHOLDS,
-                            order_score: str = "count", flip_average: bool = False) -> dict[float, np.ndarray]:
+                            order_score: str = "count", flip_average: bool = False,
+                            total_order: bool = False) -> dict[float, np.ndarray]:
     """`iou_counts` of PCNet's ordering-grounded amodal masks of one scene at several amodal thresholds (to choose
     `amodal_threshold` on validation scenes); the order comes from the same completer and options."""
     modal, amodal = scene["modal"].astype(bool), scene["amodal"].astype(bool)
     masks = D.mask_completer(completer, flip_average)
-    order = D.order_matrix(masks, modal, scene.get("category"), order_score=order_score)
+    order = D.order_matrix(masks, modal, scene.get("category"), order_score=order_score, total_order=total_order)
     return {t: iou_counts(D.amodal_masks(masks, modal, order, scene.get("category"), t), amodal, modal)
             for t in thresholds}
+
+
+def order_rule_counts(completer: D.Completer, scene: dict, order_score: str = "count",
+                      flip_average: bool = False) -> dict[str, np.ndarray]:
+    """`order_counts` of one scene for the pairwise rule and the total order (`tfssl.deocclusion.consistent_order`)
+    from the same PCNet-M evidence, to choose between them on validation scenes: {"pairwise", "total_order"}."""
+    modal = scene["modal"].astype(bool)
+    true = np.asarray(scene["order"]) * D.bordering(modal)
+    margins = D.order_margins(D.mask_completer(completer, flip_average), modal, scene.get("category"),
+                              order_score=order_score)
+    return {"pairwise": np.array(order_counts(D.pairwise_order(margins), true)),
+            "total_order": np.array(order_counts(D.consistent_order(margins), true))}
 
 
 def pair_growth_records(completer: D.Completer, scene: dict) -> dict[str, np.ndarray]:
@@ -310,6 +333,10 @@ def pair_growth_records(completer: D.Completer, scene: dict) -> dict[str, np.nda
     records = {"true": np.array([true[i, j] for i, j in pairs], np.int64)}
     hidden = (amodal & ~modal).sum(axis=(1, 2))
     records["hidden"] = np.array([hidden[j] if true[i, j] == 1 else hidden[i] for i, j in pairs], np.int64)
+    category = np.zeros(n, np.int64) if scene.get("category") is None else np.asarray(scene["category"], np.int64)
+    front_back = [(i, j) if true[i, j] == 1 else (j, i) for i, j in pairs]
+    records["front_category"] = np.array([category[f] for f, _ in front_back], np.int64)
+    records["back_category"] = np.array([category[b] for _, b in front_back], np.int64)
     variants = {"d0": (completer, 0), "d1": (completer, 1), "flip/d0": (D.FlipAveraged(completer), 0)}
     for prefix, (masks, dilation) in variants.items():
         growth = (pair_growth(masks, modal, scene.get("category"), pairs, dilation) if pairs
