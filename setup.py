@@ -47,7 +47,7 @@ setup(
         "console_scripts": [
             "tfssl-train=tfssl.train:console_main",
             "tfssl-evaluate=tfssl.evaluate:console_main",
-            "tfssl-export=tfssl.export_cli:console_main",
+            "tfssl-export=tfssl.export:console_main",
         ]
     },
     classifiers=[

@@ -214,6 +214,7 @@ def markdown_table(results: dict) -> str:
 def evaluate_untrained(gin_files: list[str], gin_params: list[str], model_dir: str) -> None:
     """Child process of probe_random_init: builds the method (seeded) and runs the evaluations at step 0."""
     from tfssl import cli
+    import tfssl.registry  # noqa: F401  (the configurables the gin files name)
     from tfssl.core import experiment
 
     cli.quiet_logs()

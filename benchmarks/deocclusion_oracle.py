@@ -28,7 +28,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    from tfssl import deocclusion
+    from tfssl.methods.pcnet import inference as deocclusion
     from tfssl.evaluation import deocclusion as metrics
 
     begun, totals = time.time(), {}

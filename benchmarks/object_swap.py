@@ -60,6 +60,7 @@ def encoder_preference(model_dir: str, trained: bool, images, masks, partner) ->
     """Rebuilds the run in model_dir (trained, or its untrained twin) and measures its encoder."""
     import tensorflow as tf
 
+    import tfssl.registry  # noqa: F401  (the configurables the gin files name)
     from tfssl.core import experiment
     from tfssl.evaluation.features import extract_features
     from tfssl.evaluation.object_swap import object_preference, object_swap_composites

@@ -55,6 +55,7 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
+    import tfssl.registry  # noqa: F401  (the configurables the gin files name)
     from tfssl.core import experiment
     from tfssl.core.trainer import last_run
 

@@ -3,7 +3,7 @@
     python benchmarks/pcnet_diagnosis.py --gin_file=gin/pcnet.gin --model_dir=runs/benchmark_pcnet \\
         --out=benchmarks/results/pcnet_diagnosis.json
 
-Ordering ("ordering" in the JSON). The rule (`tfssl.deocclusion.order_matrix`) completes each instance of a
+Ordering ("ordering" in the JSON). The rule (`tfssl.methods.pcnet.inference.order_matrix`) completes each instance of a
 bordering pair with the other as eraser and calls the one that grows more into the other the occluded one. For every
 pair of the held-out test scenes (or --split=validation, to choose options) with a true relation, this records how
 much the truly FRONT instance grows into the back one (ideally 0: nothing of it is hidden) and how much the truly
@@ -14,12 +14,12 @@ BACK instance grows into the front one (ideally all of its hidden part), and rep
   - error rate by the size of the occluded instance's hidden part, and by the front and the back instance's category;
   - on the wrong pairs, the median growth of the front and of the back instance (which of the two failures dominates);
   - ("ordering_rules") with the --order_score / --flip_average evidence, the accuracy of deciding each pair alone
-    (the reference) and of the total order that decides them together (`tfssl.deocclusion.consistent_order`).
+    (the reference) and of the total order that decides them together (`tfssl.methods.pcnet.inference.consistent_order`).
 Amodal masks ("amodal_by_threshold"): pooled amodal mIoU and invisible-region IoU at amodal thresholds 0.1 .. 0.5,
 with the ordering rule of --order_score / --flip_average / --total_order (choose the threshold on
 --split=validation).
 Content ("content_in_distribution"). PCNet-C's hidden-pixel L1 and the mean-colour fill's on training-style samples
-(`tfssl.data.pcnet_dataset`, case 1: hole = A ∩ B of a surrogate occluder) from the validation scenes, i.e. on the
+(`tfssl.methods.pcnet_sample`, case 1: hole = A ∩ B of a surrogate occluder) from the validation scenes, i.e. on the
 distribution it was trained on, to tell a weak inpainter from a shift between training samples and real occlusions.
 
 The model is the one `benchmarks/pcnet.py` trained (same gin files, restored from --model_dir).
@@ -27,6 +27,7 @@ The model is the one `benchmarks/pcnet.py` trained (same gin files, restored fro
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -49,11 +50,12 @@ FLAGS = flags.FLAGS
 
 def content_in_distribution(method, dataset: str, batches: int) -> dict:
     """Hole L1 (per RGB value in [0, 1]) of PCNet-C and of the mean-colour fill on validation training samples."""
-    from tfssl import deocclusion as D
-    from tfssl.data import pcnet_samples
+    from tfssl.data import pipelines
+    from tfssl.methods.pcnet import inference as D
+    from tfssl.methods.pcnet import pcnet_sample
 
-    samples = pcnet_samples.pcnet_dataset(64, name=dataset, split="validation", image_size=method.image_size,
-                                          use_category=method.use_category, repeat=False)
+    synthesize = functools.partial(pcnet_sample, image_size=method.image_size, use_category=method.use_category)
+    samples = pipelines.scene_pair_dataset(64, name=dataset, split="validation", synthesize=synthesize, repeat=False)
     errors = {"pcnet": 0.0, "mean_fill": 0.0}
     values = 0
     for batch in samples.take(batches):
@@ -69,8 +71,9 @@ def content_in_distribution(method, dataset: str, batches: int) -> dict:
 
 def main(argv):
     del argv
+    import tfssl.registry  # noqa: F401  (the configurables the gin files name)
     from tfssl.core import experiment
-    from tfssl.core.errors import ModelDirError
+    from tfssl.errors import ModelDirError
     from tfssl.evaluation import deocclusion as metrics
 
     cli.quiet_logs()

@@ -64,6 +64,7 @@ def measure(model_dir: str, trained: bool, num_images: int) -> dict:
     """Rebuilds the run in model_dir (trained, or its untrained twin) and measures its pretext."""
     import tensorflow as tf
 
+    import tfssl.registry  # noqa: F401  (the configurables the gin files name)
     from tfssl.core import experiment
 
     session = experiment.load_run(model_dir, trained)

@@ -33,6 +33,7 @@ DEFAULT_MODEL_DIR = "runs/benchmark_rotation"
 
 def _pipeline_speed(batches: int = 60) -> dict:
     """Images/s of the training input alone: epoch 1 decodes TFDS files, later epochs read the cache."""
+    import tfssl.registry  # noqa: F401  (the configurables the gin files name)
     from tfssl.core import experiment
 
     ds = experiment.Experiment().train_input(skip_batches=0)
@@ -49,6 +50,7 @@ def _pipeline_speed(batches: int = 60) -> dict:
 
 def _speed_run(jit: bool, steps: int) -> float:
     """Median seconds per training step of a short run with or without XLA."""
+    import tfssl.registry  # noqa: F401  (the configurables the gin files name)
     from tfssl.core import experiment
     from tfssl.core.trainer import last_run
 
@@ -70,6 +72,7 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
+    import tfssl.registry  # noqa: F401  (the configurables the gin files name)
     from tfssl.core import experiment
     from tfssl.core.trainer import last_run
     from tfssl.evaluation.classification import classification_probes

@@ -82,6 +82,7 @@ def main(argv):
     if not FLAGS.run_dirs:
         raise app.UsageError("give --run_dirs=DIR[,DIR...] of finished rotation or LCI runs")
     from tfssl import cli
+    import tfssl.registry  # noqa: F401  (the configurables the gin files name)
     from tfssl.core import experiment
     from tfssl.data import pipelines
     from tfssl.evaluation import classification

@@ -1,13 +1,14 @@
-"""Re-export a trained encoder from model_dir's latest checkpoint: SavedModel + Hub + TF-Lite + manifest.json.
+"""Export a trained method from model_dir's latest checkpoint: SavedModel + Hub + TF-Lite + manifest.json.
 
-  python export/export_encoder.py --gin_file=gin/rotation.gin --model_dir=runs/rotation [--export_dir=E]
+  python export/export_encoder.py --gin_file=gin/rotation.gin --model_dir=runs/rotation [--export_dir=E] \
+      [--tflite_variants=float32,float16,int8]
 
-Use it after training with exports off, or to export an older checkpoint's config into a new folder.
+A thin door onto `tfssl.export` (also `python -m tfssl.export` and `tfssl-export`), see there.
 """
 
 from absl import app
 
-from tfssl import export_cli
+from tfssl import export
 
 if __name__ == "__main__":
-    app.run(export_cli.main)
+    app.run(export.main)

@@ -19,6 +19,8 @@ from tfssl.core import distribute  # noqa: E402
 
 distribute.use_logical_cpus(2)
 
+import tfssl.registry  # noqa: E402,F401  (every configurable a test's gin bindings may name; after the devices)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

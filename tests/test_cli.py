@@ -130,7 +130,7 @@ def test_load_run_rebuilds_the_trained_run_and_its_untrained_twin(trained):
 
 def test_export_script_reexports_from_the_checkpoint(trained, tmp_path):
     model_dir, _ = trained
-    result = subprocess.run([sys.executable, "export/export_tflite.py", *ROTATION, f"--model_dir={model_dir}",
+    result = subprocess.run([sys.executable, "export/export_encoder.py", *ROTATION, f"--model_dir={model_dir}",
                              f"--export_dir={tmp_path / 'e'}", "--tflite_variants=float32,float16"],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -11,8 +11,8 @@ from PIL import Image
 
 from tests.conftest import REPO
 from tfssl import deocclude
-from tfssl import deocclusion as D
-from tfssl.core.errors import DataError, UserError
+from tfssl.methods.pcnet import inference as D
+from tfssl.errors import DataError, UserError
 from tfssl.data.builders import tfssl_scenes
 
 

@@ -70,7 +70,7 @@ def run_tool(body: Callable[[str], None]) -> Callable:
         if not FLAGS.gin_file:
             print("error: no --gin_file given; e.g. --gin_file=gin/rotation.gin", file=sys.stderr)
             sys.exit(2)
-        from tfssl.core.errors import UserError
+        from tfssl.errors import UserError
 
         model_dir = FLAGS.model_dir or default_model_dir(FLAGS.gin_file)
         try:

@@ -54,7 +54,7 @@ def _read_png(path: str, what: str):
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
-    from tfssl.core.errors import DataError
+    from tfssl.errors import DataError
 
     if not os.path.isfile(path):
         raise DataError(f"{what} file {path} does not exist; check the path")
@@ -70,7 +70,7 @@ def read_mask(path: str, height: int, width: int):
     channels). Raises DataError naming the file for a wrong size, non-binary values or an empty mask."""
     import numpy as np
 
-    from tfssl.core.errors import DataError
+    from tfssl.errors import DataError
 
     mask = _read_png(path, "mask")
     if mask.ndim == 3:
@@ -95,7 +95,7 @@ def read_inputs(image_path: str, mask_paths, categories):
     """(image float32 [H, W, 3] in [0, 1], modal bool [N, H, W], categories int64 [N] or None) from files."""
     import numpy as np
 
-    from tfssl.core.errors import DataError
+    from tfssl.errors import DataError
 
     if not mask_paths:
         raise DataError("no --masks given; pass one visible-mask PNG per instance, e.g. --masks=a.png,b.png")
@@ -122,7 +122,7 @@ def read_example(dataset: str, spec: str):
     import numpy as np
     import tensorflow_datasets as tfds
 
-    from tfssl.core.errors import DataError
+    from tfssl.errors import DataError
     from tfssl.data import pipelines
 
     split, _, index = spec.partition(":")
@@ -181,9 +181,10 @@ def write_outputs(out_dir: str, result, image=None, modal=None, category=None) -
 
 
 def _deocclude(model_dir: str) -> None:
-    from tfssl import deocclusion
+    import tfssl.registry  # noqa: F401  (every configurable a gin file may name)
     from tfssl.core import experiment
-    from tfssl.core.errors import ModelDirError, UserError
+    from tfssl.methods.pcnet import inference as deocclusion
+    from tfssl.errors import ModelDirError, UserError
 
     if not FLAGS.out:
         raise UserError("no --out given; name a folder for the results, e.g. --out=/tmp/deoccluded")

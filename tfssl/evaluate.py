@@ -21,7 +21,7 @@ flags.DEFINE_integer("checkpoint_step", None, "Evaluate the checkpoint saved at 
 def _evaluate(model_dir: str) -> None:
     import tfssl.registry  # noqa: F401
     from tfssl.core import experiment
-    from tfssl.core.errors import ModelDirError
+    from tfssl.errors import ModelDirError
 
     session = experiment.setup(model_dir, cli.FLAGS.gin_file, cli.FLAGS.gin_param)
     if session.trainer.step == 0:

@@ -1,13 +1,36 @@
-"""Importing this module registers every gin configurable tfssl offers (methods, layers, data, evaluations)."""
+"""The one list of modules whose import registers the gin configurables a gin file may name.
 
-import tfssl.core.distribute  # noqa: F401
-import tfssl.core.optimizers  # noqa: F401
-import tfssl.core.trainer  # noqa: F401
-import tfssl.data.pipelines  # noqa: F401
-import tfssl.evaluation.classification  # noqa: F401
-import tfssl.layers.resnet9  # noqa: F401
-import tfssl.methods.rotation  # noqa: F401
-import tfssl.methods.pirl  # noqa: F401
-import tfssl.methods.lci  # noqa: F401  (also registers tfssl.layers.alexnet and tfssl.evaluation.layer_probes)
-import tfssl.evaluation.deocclusion  # noqa: F401  (also registers tfssl.data.pcnet_dataset)
-import tfssl.methods.pcnet  # noqa: F401  (also registers tfssl.layers.unet, partial_conv_unet and patchgan)
+The command-line tools (`tfssl.train`, `tfssl.evaluate`, `tfssl.export`, `tfssl.deocclude`), the benchmarks and the
+tests import this module; the library itself never does, so `core/` knows no method and importing one method does
+not import the others. A new method, network, input function or evaluation that gin files name is added here.
+"""
+
+import importlib
+
+MODULES = (
+    # The runtime: experiment root, strategy, trainer, optimizers.
+    "tfssl.core.experiment",
+    "tfssl.core.distribute",
+    "tfssl.core.trainer",
+    "tfssl.core.optimizers",
+    # Input functions.
+    "tfssl.data.pipelines",
+    # Networks.
+    "tfssl.layers.resnet9",
+    "tfssl.layers.alexnet",
+    "tfssl.layers.unet",
+    "tfssl.layers.partial_conv",
+    "tfssl.layers.patchgan",
+    # Methods.
+    "tfssl.methods.rotation",
+    "tfssl.methods.lci",
+    "tfssl.methods.pirl",
+    "tfssl.methods.pcnet",
+    # Evaluations.
+    "tfssl.evaluation.classification",
+    "tfssl.evaluation.layer_probes",
+    "tfssl.evaluation.deocclusion",
+)
+
+for _module in MODULES:
+    importlib.import_module(_module)

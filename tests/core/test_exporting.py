@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tfssl.core import exporting
-from tfssl.core.errors import UserError
+from tfssl.errors import UserError
 
 SIZE = 16
 FEATURES = 8

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tests.method_checks import strategy
-from tfssl.core.errors import ModelDirError, NonFiniteLossError
+from tfssl.errors import ModelDirError, NonFiniteLossError
 from tfssl.core.trainer import Trainer
 from tfssl.methods.base import Method
 

@@ -1,5 +1,6 @@
 """COCOA and KINS builders on tiny fixtures in the real formats (tests/fixtures/), and tfssl's own mask decoding."""
 
+import functools
 import os
 import shutil
 
@@ -9,8 +10,9 @@ import tensorflow_datasets as tfds
 
 import tfssl.data.builders  # noqa: F401
 from tests.conftest import REPO
-from tfssl.core.errors import DataError
-from tfssl.data import pcnet_samples
+from tfssl.errors import DataError
+from tfssl.data import pipelines
+from tfssl.methods.pcnet import samples as pcnet_samples
 from tfssl.data.builders import coco_masks as C
 from tfssl.data.builders import cocoa
 from tfssl.evaluation import deocclusion as E
@@ -120,7 +122,8 @@ def test_pcnet_pipeline_streams_real_scenes_of_varying_size_reproducibly():
         download_config=tfds.download.DownloadConfig(manual_dir=os.path.join(FIXTURES, "kins")))
 
     def batches(skip, n):
-        it = iter(pcnet_samples.pcnet_dataset(2, name="kins", image_size=16, use_category=True, skip_batches=skip))
+        synthesize = functools.partial(pcnet_samples.pcnet_sample, image_size=16, use_category=True)
+        it = iter(pipelines.scene_pair_dataset(2, name="kins", synthesize=synthesize, skip_batches=skip))
         return [next(it) for _ in range(n)]
 
     first = batches(0, 3)

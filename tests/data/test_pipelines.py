@@ -1,12 +1,11 @@
 """The input pipeline: batch layout, resumable order, and one-line errors for unknown data."""
 
-import os
 
 import gin
 import numpy as np
 import pytest
 
-from tfssl.core.errors import DataError
+from tfssl.errors import DataError
 from tfssl.data import pipelines
 
 SMALL = "tfssl_objects/tc0l_small"
@@ -104,3 +103,13 @@ def test_block_shuffle_is_a_permutation_per_block():
     order = [int(x["index"]) for x in pipelines.block_shuffle(ds, 4, seed=1, epoch=tf.constant(0, tf.int64))]
     assert sorted(order[:4]) == [0, 1, 2, 3] and sorted(order[4:8]) == [4, 5, 6, 7] and sorted(order[8:]) == [8, 9]
     assert order != list(range(10))
+
+
+def test_split_size_counts_what_the_input_numbers():
+    gin.parse_config(["tfssl.data.dataset_size.size = 'small'"])
+    assert pipelines.split_size("tfssl_objects/tc00") == 512
+    assert pipelines.split_size("tfssl_objects/tc00", split="test") == 256
+    assert pipelines.split_size("tfssl_objects/tc00", split="train[:100]") == 100  # from the prepared dataset's info
+    # A training input reading only the first examples numbers them 0..max_examples-1: one index each.
+    assert pipelines.split_size("tfssl_objects/tc00", max_examples=300) == 300
+    assert pipelines.split_size("tfssl_objects/tc00", max_examples=5000) == 512

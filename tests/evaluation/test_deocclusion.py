@@ -5,7 +5,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfssl.data.builders  # noqa: F401
-from tfssl import deocclusion as D
+from tfssl.methods.pcnet import inference as D
 from tfssl.data.builders import tfssl_scenes
 from tfssl.evaluation import deocclusion as E
 

@@ -13,8 +13,8 @@ from tests.conftest import REPO
 from tests.method_checks import run_method_checks
 from tfssl.core import experiment
 from tfssl.layers import image_ops
-from tfssl.methods.lci import (LCI, example_normal, hinge_discriminator_loss, hinge_generator_loss, masked_mse,
-                               normal_from_uniform, pair_discriminator, pair_patches)
+from tfssl.methods.lci import (LCI, hinge_discriminator_loss, hinge_generator_loss, masked_mse, pair_discriminator,
+                               pair_patches)
 
 # SGD: its step is linear in the gradient, so float-rounding differences between replica layouts stay small (Adam's
 # first step is lr * sign(g), which flips for near-zero gradients) and an F step's effect on the loss is first-order.
@@ -131,15 +131,6 @@ def test_flip_keeps_or_mirrors_each_source_image_and_mirrors_about_half():
     assert np.all(same ^ mirrored), "each source should be kept or mirrored, nothing else"
     assert 8 <= mirrored.sum() <= 24
     np.testing.assert_allclose(untransformed(flip=False), batch["image"], atol=1e-5)
-
-
-def test_erase_noise_is_standard_normal_and_finite_even_at_the_uniform_extremes():
-    extremes = tf.constant([0.0, (2 ** 24 - 1) / 2 ** 24, 0.5])
-    values = normal_from_uniform(extremes).numpy()
-    assert np.all(np.isfinite(values)) and values[0] < -5 and values[1] > 5 and values[2] == 0.0
-    noise = example_normal(tf.range(64, dtype=tf.int64), tf.constant(1), 12, [20, 20, 3]).numpy()
-    assert noise.shape == (64, 20, 20, 3) and np.all(np.isfinite(noise))
-    assert abs(noise.mean()) < 0.02 and abs(noise.std() - 1.0) < 0.02
 
 
 def test_odd_batches_and_wrong_image_sizes_are_refused_with_a_clear_message():

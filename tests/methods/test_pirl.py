@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from tests.multi_worker import assert_identical, run_two_workers
 from tests.method_checks import run_method_checks
-from tfssl.core.rng import example_uniform
+from tfssl.layers.rng import example_uniform
 from tfssl.methods import pirl
 from tfssl.methods.pirl import PIRL
 
@@ -104,35 +104,7 @@ def test_jigsaw_view_is_layout_invariant_and_keeps_values_in_range():
     assert not np.array_equal(method.jigsaw_view(images, index, tf.constant(4))[0].numpy(), whole.numpy())
 
 
-def _numpy_blur(image, sigma, radius):
-    """Reference: separable Gaussian with reflected borders, written out tap by tap."""
-    taps = np.arange(-radius, radius + 1)
-    kernel = np.exp(-0.5 * (taps / sigma) ** 2)
-    kernel /= kernel.sum()
-    padded = np.pad(image, ((radius, radius), (radius, radius), (0, 0)), mode="reflect")
-    rows = sum(k * padded[j:j + image.shape[0]] for j, k in enumerate(kernel))
-    return sum(k * rows[:, j:j + image.shape[1]] for j, k in enumerate(kernel))
-
-
-def test_gaussian_blur_gives_each_image_its_own_sigma():
-    x = np.random.default_rng(0).uniform(size=(3, 20, 17, 3)).astype(np.float32)
-    sigma = np.array([0.5, 1.0, 2.0], np.float32)
-    blurred = pirl.gaussian_blur(tf.constant(x), tf.constant(sigma), radius=4).numpy()
-    for image, s, out in zip(x, sigma, blurred):
-        np.testing.assert_allclose(out, _numpy_blur(image, s, 4), atol=1e-5)
-    # Mean preserved, detail removed: a stronger blur leaves less variance.
-    assert np.var(blurred[2]) < np.var(blurred[0]) < np.var(x[0])
-    np.testing.assert_allclose(pirl.gaussian_blur(tf.constant(x), tf.constant([1e-3] * 3), 2).numpy(), x, atol=1e-6)
-
-
-def test_random_blur_applies_with_its_probability_only():
-    x = tf.constant(np.random.default_rng(1).uniform(size=(4, 16, 16, 3)).astype(np.float32))
-    u = tf.constant([[0.1, 0.5], [0.9, 0.5], [0.3, 0.0], [0.7, 0.9]], tf.float32)
-    out = pirl.random_blur(x, u, probability=0.5, sigma=(0.5, 1.5)).numpy()
-    np.testing.assert_array_equal(out[[1, 3]], x.numpy()[[1, 3]])  # u >= p: untouched
-    np.testing.assert_allclose(out[0], _numpy_blur(x.numpy()[0], 1.0, 3), atol=1e-5)  # sigma 0.5 + 0.5 * 1.0
-    np.testing.assert_allclose(out[2], _numpy_blur(x.numpy()[2], 0.5, 3), atol=1e-5)
-    assert pirl.random_blur(x, u, probability=0.0, sigma=(0.5, 1.5)) is x
+def test_blur_sigma_must_be_positive():
     with pytest.raises(ValueError, match="blur_sigma"):
         PIRL(image_size=32, bank_size=8, blur_sigma=(0.0, 1.0))
 
@@ -211,14 +183,7 @@ def test_train_step_bank_update_lambda_nce_offset_and_index_check():
         step(batch)
 
 
-def test_bank_size_is_the_training_split_size():
-    gin.parse_config(["tfssl.data.dataset_size.size = 'small'"])
-    assert pirl.pirl_bank_size("tfssl_objects/tc00") == 512
-    assert pirl.pirl_bank_size("tfssl_objects/tc00", split="test") == 256
-    assert pirl.pirl_bank_size("tfssl_objects/tc00", split="train[:100]") == 100  # from the prepared dataset's info
-    # A training input reading only the first examples numbers them 0..max_examples-1: one row each.
-    assert pirl.pirl_bank_size("tfssl_objects/tc00", max_examples=300) == 300
-    assert pirl.pirl_bank_size("tfssl_objects/tc00", max_examples=5000) == 512
+def test_bank_size_is_required():
     with pytest.raises(ValueError, match="bank_size"):
         PIRL(image_size=32, bank_size=None)
 

@@ -2,11 +2,11 @@
 
 import gin
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from tests.method_checks import run_method_checks
-from tfssl.methods.rotation import Rotation, random_flip, rotate_four
+from tfssl.layers.augment import rotate_four
+from tfssl.methods.rotation import Rotation
 
 BINDINGS = ["tfssl.make_optimizer.total_steps = 10", "tfssl.layers.resnet9.width = 4",
             "encoder/tfssl.make_optimizer.learning_rate = 0.1"]
@@ -16,40 +16,6 @@ def _batch(n=8, size=32, seed=0):
     rs = np.random.RandomState(seed)
     return {"image": rs.rand(n, size, size, 3).astype("float32"), "index": np.arange(n, dtype="int64") * 7,
             "label": rs.randint(0, 10, n).astype("int32")}
-
-
-def test_rotating_four_times_returns_the_original():
-    images = tf.constant(_batch(3)["image"])
-    x = images
-    for _ in range(4):
-        x = tf.image.rot90(x)
-    np.testing.assert_array_equal(x.numpy(), images.numpy())
-
-
-def test_rotate_four_layout_and_labels():
-    images = tf.constant(_batch(5)["image"])
-    rotated, labels = rotate_four(images)
-    assert rotated.shape == (20, 32, 32, 3)
-    np.testing.assert_array_equal(labels.numpy(), np.repeat(np.arange(4), 5))
-    for k in range(4):
-        # Each row k*B + i is image i rotated by k quarter turns: every image appears at all four rotations.
-        expected = np.rot90(images.numpy(), k, axes=(1, 2))
-        np.testing.assert_array_equal(rotated.numpy()[k * 5:(k + 1) * 5], expected)
-
-
-def test_random_flip_depends_on_index_and_step_not_on_batch_layout():
-    batch = _batch(16)
-    images, index = tf.constant(batch["image"]), tf.constant(batch["index"])
-    whole = random_flip(images, index, tf.constant(3)).numpy()
-    halves = np.concatenate([random_flip(images[:8], index[:8], tf.constant(3)).numpy(),
-                             random_flip(images[8:], index[8:], tf.constant(3)).numpy()])
-    np.testing.assert_array_equal(whole, halves)
-    flipped = [not np.array_equal(whole[i], batch["image"][i]) for i in range(16)]
-    assert 2 <= sum(flipped) <= 14, "flips should be random per example"
-    for i in range(16):
-        assert np.array_equal(whole[i], batch["image"][i]) or np.array_equal(whole[i], batch["image"][i][:, ::-1])
-    other_step = random_flip(images, index, tf.constant(4)).numpy()
-    assert not np.array_equal(other_step, whole), "a new step should draw new flips"
 
 
 def test_rotation_method_contract(tmp_path):

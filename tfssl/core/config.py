@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 import gin
 
-from tfssl.core.errors import UserError
+from tfssl.errors import UserError
 
 
 class ConfigError(UserError):

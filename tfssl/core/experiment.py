@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfssl.core import config, distribute
-from tfssl.core.errors import ModelDirError
+from tfssl.errors import ModelDirError
 from tfssl.core.trainer import Trainer, fetch_batch
 
 
@@ -62,20 +62,29 @@ class Session:
         return self.trainer.method
 
     @functools.cached_property
-    def sample_batch(self) -> dict:
-        """The first training batch (numpy): images for TensorBoard and the export parity checks.
+    def train_dataset(self) -> tf.data.Dataset:
+        """The training stream of global batches, built once per session; it starts at the restored step, so a
+        resumed run continues with the batches the killed one had not seen yet."""
+        with config.translate_call_errors():
+            return self.experiment.train_input(skip_batches=self.trainer.step)
 
-        Built once per session: the first batch of a fully shuffled stream costs a pass over the split.
+    @functools.cached_property
+    def sample_batch(self) -> dict:
+        """The first batch of `train_dataset` (numpy): images for TensorBoard and the export parity checks.
+
+        It is read from the same dataset object training iterates, so the decoded examples the first batch needs
+        (a fully shuffled stream reads the whole split for it) land in that dataset's cache once, not twice.
         """
         with config.translate_call_errors():
-            return fetch_batch(self.experiment.train_input(skip_batches=0))
+            return fetch_batch(self.train_dataset)
 
 
 def setup(model_dir: str, gin_files: Sequence[str], gin_params: Sequence[str] = (),
           finalize: bool = True) -> Session:
-    """Parses gin, builds strategy, trainer and method, and restores the latest checkpoint in model_dir."""
-    import tfssl.registry  # noqa: F401  (every configurable a gin file may name)
+    """Parses gin, builds strategy, trainer and method, and restores the latest checkpoint in model_dir.
 
+    The configurables the gin files name must be registered first: callers import `tfssl.registry` (the CLIs do).
+    """
     config.parse(gin_files, gin_params, finalize=finalize)
     with config.translate_call_errors():
         experiment = Experiment()
@@ -118,7 +127,7 @@ def train(session: Session) -> dict:
     summary_batch = session.sample_batch
     _write_config(session)
     with config.translate_call_errors():
-        return session.trainer.train(session.experiment.train_input, summary_batch)
+        return session.trainer.train(session.train_dataset, summary_batch)
 
 
 def restore_step(session: Session, step: int) -> None:

@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfssl
-from tfssl.core.errors import ModelDirError
+from tfssl.errors import ModelDirError
 
 __all__ = [
     "ExportError",

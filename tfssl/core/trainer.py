@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfssl.core import distribute
-from tfssl.core.errors import ModelDirError, NonFiniteLossError, UserError
+from tfssl.errors import ModelDirError, NonFiniteLossError, UserError
 
 
 class TrainingInterrupted(UserError):
@@ -189,11 +189,12 @@ class Trainer:
         return previous
 
     # ---- training --------------------------------------------------------------------------------------------
-    def train(self, input_fn: Callable[..., tf.data.Dataset], summary_batch: dict | None = None) -> dict:
+    def train(self, data: tf.data.Dataset | Callable[..., tf.data.Dataset], summary_batch: dict | None = None) -> dict:
         """Trains from the restored step to `train_steps`. Returns the last logged (step-averaged) outputs.
 
         Args:
-          input_fn: called as `input_fn(skip_batches=N)`; yields GLOBAL batches (dicts of tensors).
+          data: GLOBAL batches (dicts of tensors): a dataset that starts at the restored step, or a function called
+            as `data(skip_batches=self.step)` that builds one.
           summary_batch: a fixed host batch for `method.summaries` (images in TensorBoard).
         Raises:
           NonFiniteLossError: a step output was NaN/Inf (nothing saved after the last good checkpoint).
@@ -209,7 +210,7 @@ class Trainer:
             print(f"tfssl: resuming from checkpoint at step {start_step} in {self.model_dir}")
         with self.strategy.scope():
             self.method.prepare_training()
-        dataset = input_fn(skip_batches=start_step)
+        dataset = data if isinstance(data, tf.data.Dataset) else data(skip_batches=start_step)
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         loop = self._make_loop()
         writer = (tf.summary.create_file_writer(os.path.join(self.model_dir, "train")) if self.is_chief

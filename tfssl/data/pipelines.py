@@ -22,7 +22,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfssl.data.builders  # noqa: F401  (registers the tfssl builders with TFDS)
-from tfssl.core.errors import DataError
+from tfssl.errors import DataError
 
 # Files a user must place in manual_dir for the real datasets tfssl's paper-scale gin files use.
 MANUAL_FILES = {
@@ -94,6 +94,26 @@ def load_builder(name: str, manual_dir: str | None = None, prepare: bool = True)
         except (tfds.download.DownloadError, OSError) as error:
             raise DataError(f"could not prepare '{name}': {str(error).splitlines()[0]}") from error
     return builder
+
+
+@gin.configurable(module="tfssl.data")
+def split_size(name: str = gin.REQUIRED, split: str = "train", max_examples: int | None = None) -> int:
+    """The number of examples an input function numbers 0..n-1 (`index`): e.g. PIRL's memory-bank rows.
+
+    Args:
+      name: TFDS name (tfssl's synthetic sizes are resolved, so gin/smoke.gin's 'small' is honoured).
+      split: the split, e.g. 'train' or 'train[:100]'.
+      max_examples: the input's `image_dataset.max_examples`, if it reads only the first examples; it then numbers
+        them 0..max_examples-1, so only that many count (a memory-bank row per unread example would stay a
+        random vector forever: a wasted, trivially easy negative).
+    """
+    # tfssl's synthetic builders know their split sizes from the config: no need to render the data to count them.
+    sizes = getattr(load_builder(name, prepare=False).builder_config, "split_sizes", None) or {}
+    if split in sizes:
+        size = int(sizes[split])
+    else:
+        size = int(load_builder(name).info.splits[split].num_examples)
+    return size if max_examples is None else min(size, int(max_examples))
 
 
 def _check_split(builder: tfds.core.DatasetBuilder, split: str) -> None:
@@ -206,6 +226,84 @@ def image_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "tr
     ds = ds.batch(batch_size, drop_remainder=repeat).map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     options = tf.data.Options()
     # Workers read the same files and keep every n-th element: TFDS files are too few to shard by file.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.deterministic = True
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+SCENE_KEYS = ("image", "modal", "category", "num_objects", "index")
+
+
+def scene_examples(name: str, split: str, max_examples: int | None = None) -> tf.data.Dataset:
+    """Scene dicts of an instance-segmented scene dataset (tfssl_scenes, cocoa, kins): image uint8 [H, W, 3],
+    modal uint8 [K, H, W], category [K], num_objects, index (the scene's position in its split)."""
+    builder = load_builder(name)
+    _check_split(builder, split)
+    ds = builder.as_dataset(split=split, shuffle_files=False)
+    if max_examples is not None:
+        ds = ds.take(max_examples)
+    return ds.map(lambda ex: {k: ex[k] for k in SCENE_KEYS}, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+@gin.configurable(module="tfssl.data")
+def scene_pair_dataset(batch_size: int, *, name: str = gin.REQUIRED, synthesize: Callable = gin.REQUIRED,
+                       split: str = "train", skip_batches: int = 0, seed: int = 0, shuffle_buffer: int = 20_000,
+                       max_examples: int | None = None, cache: bool = True, repeat: bool = True) -> tf.data.Dataset:
+    """A training stream of samples synthesised from pairs of scenes, e.g. PCNet's (`tfssl.methods.pcnet_sample`).
+
+    Sample p is `synthesize(scene, other_scene, key)`: `scene` walks the shuffled split, `other_scene` walks the
+    same scenes in another order (a partner "from anywhere in the dataset"), and key = int64 [2] (seed, p) is the
+    stateless seed of everything random in the sample. So the stream is a pure function of (seed, position): a
+    resumed run (`skip_batches`) continues with exactly the samples the killed one would have seen.
+
+    Args:
+      batch_size: the GLOBAL batch size.
+      name, split: a TFDS scene dataset (`scene_examples`).
+      synthesize: (scene dict, scene dict, key int64 [2]) -> dict of tensors with fixed shapes.
+      skip_batches: batches consumed by an earlier run (resume).
+      seed: the order of epoch e and every key are pure functions of (seed, e, position).
+      shuffle_buffer: scenes permuted together (`block_shuffle`); >= the split size is a full shuffle.
+      max_examples: use only the first scenes of the split.
+      cache: keep the decoded scenes in memory.
+      repeat: cycle forever (training) or one pass.
+    Returns:
+      Batches of `synthesize`'s dicts, [B, ...].
+    """
+    base = scene_examples(name, split, max_examples)
+    if cache:
+        base = base.cache()
+    num_scenes = int(base.cardinality())
+    if num_scenes <= 0:
+        num_scenes = int(base.reduce(0, lambda n, _: n + 1))
+    skip_samples = skip_batches * batch_size
+    start_epoch, skip_in_epoch = divmod(skip_samples, num_scenes) if repeat else (0, skip_samples)
+
+    fixed_shapes = all(spec.shape.is_fully_defined() for spec in base.element_spec.values())
+
+    def epoch_stream(stream_seed: int):
+        if not fixed_shapes:
+            # Real datasets (images of different sizes) cannot be block-shuffled (it batches scenes): a seeded
+            # reshuffling buffer gives the same order on every run, and a resumed run skips what it consumed.
+            order = base if shuffle_buffer <= 1 else base.shuffle(shuffle_buffer, seed=stream_seed,
+                                                                  reshuffle_each_iteration=True)
+            return order.repeat(None if repeat else 1).enumerate().skip(skip_samples)
+
+        def epoch(e: tf.Tensor) -> tf.data.Dataset:
+            order = base if shuffle_buffer <= 1 else block_shuffle(base, shuffle_buffer, stream_seed, e)
+            return order.enumerate().map(lambda i, scene: (e * num_scenes + i, scene))
+        last = start_epoch + 1 if not repeat else 2**62
+        return tf.data.Dataset.range(start_epoch, last).flat_map(epoch).skip(skip_in_epoch)
+
+    pairs = tf.data.Dataset.zip(epoch_stream(seed), epoch_stream(seed + 7919))
+
+    def sample(a: tuple, b: tuple) -> dict:
+        (position, scene), (_, other_scene) = a, b
+        key = tf.stack([tf.cast(seed, tf.int64), tf.cast(position, tf.int64)])
+        return synthesize(scene, other_scene, key)
+
+    ds = pairs.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(batch_size, drop_remainder=repeat)
+    options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     options.deterministic = True
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -1,4 +1,4 @@
-"""De-occlusion metrics of PCNet and the paper's baselines, computed by one code path (`tfssl.deocclusion`).
+"""De-occlusion metrics of PCNet and the paper's baselines, computed by one code path (`tfssl.methods.pcnet.inference`).
 
 Zhan et al., "Self-Supervised Scene De-occlusion" (CVPR 2020), Sec. 4, as the reference code computes them:
   - Ordering accuracy: correct / all instance pairs with a true relation, pooled over the dataset (not averaged
@@ -21,7 +21,7 @@ import gin
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfssl import deocclusion as D
+from tfssl.methods.pcnet import inference as D
 from tfssl.data import pipelines
 
 ORDER_METHODS = ("pcnet", "area", "yaxis", "convex")
@@ -106,7 +106,7 @@ def scene_counts(completer: D.Completer, image: np.ndarray, modal: np.ndarray, a
       image: float32 [H, W, 3] in [0, 1]; modal, amodal: {0, 1} [N, H, W]; true_order: int [N, N];
       layers: float [N, H, W, 3] in [0, 1], the objects' true RGB (needed when content).
       category: int [N] in 1..K.
-      order_score, flip_average, total_order: PCNet's inference options (`tfssl.deocclusion.deocclude`); the
+      order_score, flip_average, total_order: PCNet's inference options (`tfssl.methods.pcnet.inference.deocclude`); the
         baselines use the reference rule.
     """
     modal, amodal = np.asarray(modal).astype(bool), np.asarray(amodal).astype(bool)
@@ -193,7 +193,7 @@ def deocclusion_metrics(method, *, dataset: str = "tfssl_scenes/base", split: st
       baselines: also the Area, Y-axis, Convex-hull, Raw and mean-fill baselines.
       content: also content completion (needs the objects' true layers).
       occ_threshold, amodal_threshold, eraser_dilation, hole_dilation, order_score, flip_average, total_order:
-        PCNet's inference options (`tfssl.deocclusion.deocclude`).
+        PCNet's inference options (`tfssl.methods.pcnet.inference.deocclude`).
     Returns:
       order_accuracy, amodal_miou, invisible_iou, content_l1, content_psnr, each also with the suffixes _area,
       _yaxis, _convex (ordering), _raw, _convex (amodal) and _mean_fill (content); num_scenes, num_pairs,
@@ -230,9 +230,9 @@ def pair_growth(completer: D.Completer, modal: np.ndarray, category, pairs: list
     """How much each instance of each pair grows into the other, by several statistics.
 
     Args:
-      completer: PCNet's interface (`tfssl.deocclusion.Completer`).
+      completer: PCNet's interface (`tfssl.methods.pcnet.inference.Completer`).
       modal: bool [N, H, W]; category: int [N] or None; pairs: (i, j) with i < j.
-      eraser_dilation: as in `tfssl.deocclusion.order_matrix`.
+      eraser_dilation: as in `tfssl.methods.pcnet.inference.order_matrix`.
     Returns:
       {"count@t" for t in GROWTH_THRESHOLDS (pixels above t, the reference rule's statistic at t = 0.1), "soft"
       (summed probability)}: float [P, 2]; column 0 = how much i grows into j, column 1 = j into i.
@@ -260,7 +260,7 @@ def summarize_pair_growth(records: dict[str, np.ndarray]) -> dict:
       records: "true" int [P] in {-1, 1} (O[i, j]); "hidden" int [P] (hidden pixels of the truly occluded one);
         "front_category", "back_category" int [P] (the truly front and back instances' categories, 0 if none);
         "d<k>/<stat>" float [P, 2] growths with eraser dilation k (see `pair_growth`); "flip/d0/<stat>" the same
-        with PCNet-M's probabilities averaged over each crop and its mirror image (`tfssl.deocclusion.FlipAveraged`).
+        with PCNet-M's probabilities averaged over each crop and its mirror image (`tfssl.methods.pcnet.inference.FlipAveraged`).
     """
     true, hidden = records["true"], records["hidden"]
     out = {"num_pairs": int(len(true)), "accuracy": {}, "ties": {}}
@@ -314,7 +314,7 @@ def amodal_threshold_counts(completer: D.Completer, scene: dict, thresholds=AMOD
 
 def order_rule_counts(completer: D.Completer, scene: dict, order_score: str = "count",
                       flip_average: bool = False) -> dict[str, np.ndarray]:
-    """`order_counts` of one scene for the pairwise rule and the total order (`tfssl.deocclusion.consistent_order`)
+    """`order_counts` of one scene for the pairwise rule and the total order (`tfssl.methods.pcnet.inference.consistent_order`)
     from the same PCNet-M evidence, to choose between them on validation scenes: {"pairwise", "total_order"}."""
     modal = scene["modal"].astype(bool)
     true = np.asarray(scene["order"]) * D.bordering(modal)

@@ -2,7 +2,7 @@
 patch crop / erase / paste of Limited Context Inpainting.
 
 Everything works on batches in the graph with per-example parameters passed in (offsets, angles, control grids),
-so the randomness stays outside (drawn with `tfssl.core.rng.example_uniform`) and each op is a pure function that
+so the randomness stays outside (drawn with `tfssl.layers.rng.example_uniform`) and each op is a pure function that
 can be property-tested. tensorflow-addons (`sparse_image_warp`, `rotate`, `transform`) is gone from TF 2.16+; these
 replace the parts LCI's reference code used.
 

@@ -43,24 +43,22 @@ import math
 from typing import Callable, Sequence
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from tfssl.core.rng import example_uniform
-from tfssl.evaluation import layer_probes  # noqa: F401  (registers the per-layer probe the LCI gin files use)
-from tfssl.layers import alexnet as _alexnet  # noqa: F401  (registers the paper's feature network with gin)
 from tfssl.layers import image_ops
+from tfssl.layers.augment import random_flip, rotate_four
 from tfssl.layers.resnet9 import resnet9
+from tfssl.layers.rng import example_normal, example_uniform
 from tfssl.methods.base import Method, register
-from tfssl.methods.rotation import random_flip, rotate_four
 
 ALL_CLASSES = (0, 1, 2, 3, 4, 5)
 UNTRANSFORMED, LCI_CLASS, WARP_CLASS = 0, 1, 5
 ROTATION_CLASSES = (2, 3, 4)
 PASTE_MODES = ("full", "center")
 
-# Random streams of tfssl.core.rng.example_uniform: one per use, so the draws are independent.
+# Random streams of tfssl.layers.rng.example_uniform: one per use, so the draws are independent.
 _PATCH_STREAM, _NOISE_STREAM, _WARP_STREAM = 11, 12, 13
+_FLIP_STREAM = 1  # Rotation's flip stream: with the same flips LCI's rotation classes see Rotation's exact inputs
 _AUGMENT_STREAMS = {UNTRANSFORMED: 14, LCI_CLASS: 15, WARP_CLASS: 16}
 
 
@@ -125,21 +123,6 @@ def pair_discriminator(patch_size: int, depth: int = 4, width: int = 64, name: s
 
 
 # ==== sample synthesis (pure functions of images, example indices and step) ==========================================
-
-def normal_from_uniform(uniform: tf.Tensor) -> tf.Tensor:
-    """Inverse normal CDF of example_uniform's numbers (k / 2^24, k in [0, 2^24)), always finite (|x| <= 5.4).
-
-    The ends are clipped to one step inside (0, 1): ndtri(0) = -inf, and k / 2^24 plus half a step rounds to 1.0 in
-    float32 for the largest k (ndtri(1) = +inf), which happens once in ~10^7 draws: a NaN within a few hundred steps.
-    """
-    return tf.math.ndtri(tf.clip_by_value(uniform, 2.0 ** -24, 1.0 - 2.0 ** -24))
-
-
-def example_normal(index: tf.Tensor, step: tf.Tensor, stream: int, shape: Sequence[int]) -> tf.Tensor:
-    """Standard-normal numbers [B, *shape], a pure function of (index, step, stream) like example_uniform."""
-    uniform = example_uniform(index, step, stream, int(np.prod(shape)))
-    return tf.reshape(normal_from_uniform(uniform), [-1, *shape])
-
 
 def random_warp(images: tf.Tensor, index: tf.Tensor, step: tf.Tensor, control_points: int = 4,
                 max_fraction: float = 1.0 / 16) -> tf.Tensor:
@@ -311,7 +294,7 @@ class LCI(Method):
             raise ValueError(f"LCI needs an even batch per replica (got {batch}): half of class 0 is autoencoded "
                              "and D scores pairs; choose a global batch divisible by 2 x replicas")
         if self.flip:
-            images = random_flip(images, index, step)
+            images = random_flip(images, example_uniform(index, step, _FLIP_STREAM)[:, 0])
         x = 2.0 * images - 1.0
         out: dict[str, tf.Tensor] = {}
         untransformed = x

@@ -26,17 +26,15 @@ Differences from the paper and VISSL's configs, and why:
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
-import gin
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfssl.core.rng import example_uniform
-from tfssl.data import pipelines
+from tfssl.layers.augment import colour_jitter, random_blur, random_flip, random_resized_crop
 from tfssl.layers.resnet9 import resnet9
+from tfssl.layers.rng import example_uniform
 from tfssl.methods.base import Method, register
 
 GRID = 3
@@ -57,27 +55,6 @@ _NEGATIVE_STREAM = 27
 _BLUR_STREAM = 28
 
 
-# ---- the training set the bank indexes --------------------------------------------------------------------------
-@gin.configurable(module="tfssl.methods")
-def pirl_bank_size(dataset: str = gin.REQUIRED, split: str = "train", max_examples: int | None = None) -> int:
-    """Memory-bank rows: one per training example (batches carry `index` in 0..n-1).
-
-    Args:
-      dataset: TFDS name (tfssl's synthetic sizes are resolved, so gin/smoke.gin's 'small' is honoured).
-      split: the training split.
-      max_examples: the training input's `image_dataset.max_examples`, if it reads only the first examples; the
-        input then numbers them 0..max_examples-1, so the bank needs only that many rows (a row per unread
-        example would stay a random vector forever: a wasted, trivially easy negative).
-    """
-    # tfssl's synthetic builders know their split sizes from the config: no need to render the data to build.
-    sizes = getattr(pipelines.load_builder(dataset, prepare=False).builder_config, "split_sizes", None) or {}
-    if split in sizes:
-        size = int(sizes[split])
-    else:
-        size = int(pipelines.load_builder(dataset).info.splits[split].num_examples)
-    return size if max_examples is None else min(size, int(max_examples))
-
-
 # ---- views --------------------------------------------------------------------------------------------------------
 def jigsaw_geometry(image_size: int) -> tuple[int, int]:
     """(cell, patch) sides in pixels for an input of `image_size`: the paper's 85/64 ratio, patch a multiple of 8.
@@ -90,103 +67,6 @@ def jigsaw_geometry(image_size: int) -> tuple[int, int]:
         raise ValueError(f"PIRL's jigsaw needs images of at least 24 px (3 cells holding an 8 px patch), got "
                          f"{image_size} px; use a larger image_size")
     return cell, patch
-
-
-def random_resized_crop(images: tf.Tensor, u: tf.Tensor, area: tuple[float, float], size: int,
-                        aspect: tuple[float, float] = (3 / 4, 4 / 3)) -> tf.Tensor:
-    """Crops a random box of each image and resizes it to [size, size] (bilinear).
-
-    Args:
-      images: float32 [B, H, W, C].
-      u: float32 [B, 4] in [0, 1): area fraction, log aspect ratio, vertical and horizontal position.
-      area: (min, max) fraction of the image the box covers (before clipping a long side to the image).
-      aspect: (min, max) width / height of the box.
-    Returns:
-      float32 [B, size, size, C].
-    """
-    fraction = area[0] + u[:, 0] * (area[1] - area[0])
-    log_lo, log_hi = math.log(aspect[0]), math.log(aspect[1])
-    ratio = tf.exp(log_lo + u[:, 1] * (log_hi - log_lo))
-    height = tf.minimum(tf.sqrt(fraction / ratio), 1.0)
-    width = tf.minimum(tf.sqrt(fraction * ratio), 1.0)
-    top, left = u[:, 2] * (1.0 - height), u[:, 3] * (1.0 - width)
-    boxes = tf.stack([top, left, top + height, left + width], axis=-1)
-    box_indices = tf.range(tf.shape(images)[0])
-    return tf.image.crop_and_resize(images, boxes, box_indices, [size, size])
-
-
-def colour_jitter(images: tf.Tensor, u: tf.Tensor, strength: float, grayscale_probability: float = 0.0) -> tf.Tensor:
-    """SimCLR-style colour distortion with per-image factors, vectorised.
-
-    Args:
-      images: float32 [N, H, W, 3] in [0, 1].
-      u: float32 [N, 5] in [0, 1): brightness, contrast, saturation, hue, grayscale decisions.
-      strength: s; brightness, contrast and saturation x[1-0.8s, 1+0.8s], hue +-0.2s of a full turn (SimCLR v2's
-        multiplicative brightness: an additive shift of 0.8 would turn whole images black or white).
-      grayscale_probability: chance of dropping colour altogether.
-    Returns:
-      float32 [N, H, W, 3] in [0, 1].
-    """
-    def signed(column):
-        return (2.0 * u[:, column] - 1.0)[:, None, None, None]
-
-    x = images * (1.0 + 0.8 * strength * signed(0))
-    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-    x = mean + (x - mean) * (1.0 + 0.8 * strength * signed(1))
-    grey = tf.reduce_mean(x, axis=-1, keepdims=True)
-    x = tf.clip_by_value(grey + (x - grey) * (1.0 + 0.8 * strength * signed(2)), 0.0, 1.0)
-    hsv = tf.image.rgb_to_hsv(x)
-    hue = tf.math.floormod(hsv[..., :1] + 0.2 * strength * signed(3), 1.0)
-    x = tf.image.hsv_to_rgb(tf.concat([hue, hsv[..., 1:]], axis=-1))
-    drop = (u[:, 4] < grayscale_probability)[:, None, None, None]
-    x = tf.where(drop, tf.reduce_mean(x, axis=-1, keepdims=True) * tf.ones_like(x), x)
-    return tf.clip_by_value(x, 0.0, 1.0)
-
-
-def gaussian_blur(images: tf.Tensor, sigma: tf.Tensor, radius: int) -> tf.Tensor:
-    """Blurs image i with an isotropic Gaussian of standard deviation sigma[i] pixels (SimCLR's blur), vectorised.
-
-    One separable depthwise convolution for the whole batch: the B images become B * C channels of one image, so
-    every image gets its own kernel. Borders are reflected, so a flat image stays flat.
-
-    Args:
-      images: float32 [B, H, W, C]; sigma: float32 [B] > 0; radius: kernel half-width (taps = 2 * radius + 1).
-    Returns:
-      float32 [B, H, W, C]; sigma -> 0 leaves the image unchanged.
-    """
-    shape = tf.shape(images)
-    batch, channels = shape[0], images.shape[-1]
-    taps = tf.cast(tf.range(-radius, radius + 1), tf.float32)
-    kernel = tf.exp(-0.5 * tf.square(taps[None, :] / sigma[:, None]))  # [B, K]
-    kernel /= tf.reduce_sum(kernel, axis=1, keepdims=True)
-    kernel = tf.transpose(tf.repeat(kernel, channels, axis=0))[:, None, :, None]  # [K, 1, B*C, 1]
-    x = tf.transpose(images, [1, 2, 0, 3])
-    x = tf.reshape(x, [1, shape[1], shape[2], batch * channels])
-    x = tf.pad(x, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
-    x = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "VALID")  # vertical
-    x = tf.nn.depthwise_conv2d(x, tf.transpose(kernel, [1, 0, 2, 3]), [1, 1, 1, 1], "VALID")  # horizontal
-    x = tf.reshape(x, [shape[1], shape[2], batch, channels])
-    return tf.transpose(x, [2, 0, 1, 3])
-
-
-def random_blur(images: tf.Tensor, u: tf.Tensor, probability: float, sigma: tuple[float, float]) -> tf.Tensor:
-    """Blurs image i where u[i, 0] < probability, with sigma = sigma[0] + u[i, 1] * (sigma[1] - sigma[0]) pixels.
-
-    Args:
-      images: float32 [B, H, W, C]; u: float32 [B, 2] in [0, 1).
-    Returns:
-      float32 [B, H, W, C]; the images themselves when probability is 0 (no convolution is built).
-    """
-    if probability <= 0.0:
-        return images
-    radius = max(1, math.ceil(2 * sigma[1]))
-    blurred = gaussian_blur(images, sigma[0] + u[:, 1] * (sigma[1] - sigma[0]), radius)
-    return tf.where((u[:, 0] < probability)[:, None, None, None], blurred, images)
-
-
-def random_flip(images: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
-    """Flips image i left-right where u[i] < 1/2: [B, H, W, C], [B] -> [B, H, W, C]."""
-    return tf.where((u < 0.5)[:, None, None, None], tf.image.flip_left_right(images), images)
 
 
 def random_offsets(u: tf.Tensor, cell: int, patch: int) -> tf.Tensor:
@@ -350,7 +230,7 @@ class PIRL(Method):
 
     Args:
       image_size: input side in pixels (the jigsaw geometry scales with it).
-      bank_size: memory-bank rows = examples in the training split (`@tfssl.methods.pirl_bank_size()`).
+      bank_size: memory-bank rows = examples in the training split (`@tfssl.data.split_size()`).
       encoder_fn: the trunk, `(image_size=...) -> keras.Model` images -> [B, D] features.
       embedding_dim: size of f and g outputs and of the bank rows (128 in the paper).
       num_negatives: N bank rows per example (32,000 in the paper; 4,096 in its ablations).
@@ -378,8 +258,8 @@ class PIRL(Method):
         super().__init__(name=name)
         if not bank_size or bank_size < 2:
             raise ValueError(f"PIRL needs bank_size >= 2 rows, one per training example (got {bank_size}); bind "
-                             "tfssl.methods.PIRL.bank_size = @tfssl.methods.pirl_bank_size() and "
-                             "tfssl.methods.pirl_bank_size.dataset = <the training dataset>")
+                             "tfssl.methods.PIRL.bank_size = @tfssl.data.split_size() and "
+                             "tfssl.data.split_size.name = <the training dataset>")
         if loss not in LOSSES:
             raise ValueError(f"unknown PIRL loss '{loss}'; use one of {', '.join(LOSSES)}")
         self.image_size = image_size
@@ -488,7 +368,7 @@ class PIRL(Method):
         checks = [tf.debugging.assert_non_negative(index, message="PIRL: negative example index"),
                   tf.debugging.assert_less(index, tf.constant(self.bank_size, tf.int64), message=(
                       f"PIRL: an example index is >= the memory bank's {self.bank_size} rows; the bank needs one row "
-                      "per example of the training split: bind tfssl.methods.pirl_bank_size.dataset and .split to "
+                      "per example of the training split: bind tfssl.data.split_size.name and .split to "
                       "the training input's"))]
         with tf.control_dependencies(checks):
             return tf.cast(tf.identity(index), tf.int32)

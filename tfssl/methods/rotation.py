@@ -13,34 +13,12 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
-from tfssl.core.rng import example_uniform
+from tfssl.layers.augment import NUM_ROTATIONS, random_flip, rotate_four
 from tfssl.layers.resnet9 import resnet9
+from tfssl.layers.rng import example_uniform
 from tfssl.methods.base import Method, register
 
-NUM_ROTATIONS = 4
 _FLIP_STREAM = 1
-
-
-def rotate_four(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """All four rotations of every image.
-
-    Args:
-      images: [B, H, W, C] with H == W.
-    Returns:
-      rotated: [4B, H, W, C], rotation-major: rows k*B .. (k+1)*B - 1 are the batch rotated by k*90 degrees
-        counter-clockwise.
-      labels: int32 [4B], the k of each row.
-    """
-    rotated = tf.concat([tf.image.rot90(images, k) for k in range(NUM_ROTATIONS)], axis=0)
-    batch = tf.shape(images)[0]
-    labels = tf.repeat(tf.range(NUM_ROTATIONS, dtype=tf.int32), batch)
-    return rotated, labels
-
-
-def random_flip(images: tf.Tensor, index: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-    """Flips each image left-right with probability 1/2, decided by (index, step): [B, H, W, C] -> same."""
-    flip = example_uniform(index, step, _FLIP_STREAM)[:, 0] < 0.5
-    return tf.where(flip[:, None, None, None], tf.image.flip_left_right(images), images)
 
 
 @register
@@ -68,7 +46,7 @@ class Rotation(Method):
     def train_step(self, batch):
         images = batch["image"]
         if self.flip:
-            images = random_flip(images, batch["index"], self.step)
+            images = random_flip(images, example_uniform(batch["index"], self.step, _FLIP_STREAM)[:, 0])
         rotated, labels = rotate_four(images)
         with tf.GradientTape() as tape:
             logits = self.rotation_logits(rotated, training=True)

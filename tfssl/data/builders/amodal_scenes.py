@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfssl.core.errors import DataError
+from tfssl.errors import DataError
 
 
 def features(with_order: bool) -> tfds.features.FeaturesDict:

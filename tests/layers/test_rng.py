@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tfssl.core.rng import example_uniform
+from tfssl.layers.rng import example_normal, example_uniform, normal_from_uniform
 
 
 def test_same_example_same_numbers_whatever_the_batch():
@@ -26,3 +26,12 @@ def test_steps_streams_and_columns_are_independent():
     other_stream = example_uniform(tf.range(5000), 1, stream=2, num=2).numpy()
     for other in (other_step[:, 0], other_stream[:, 0], base[:, 1]):
         assert abs(np.corrcoef(base[:, 0], other)[0, 1]) < 0.05
+
+
+def test_example_normal_is_standard_normal_and_finite_even_at_the_uniform_extremes():
+    extremes = tf.constant([0.0, (2 ** 24 - 1) / 2 ** 24, 0.5])
+    values = normal_from_uniform(extremes).numpy()
+    assert np.all(np.isfinite(values)) and values[0] < -5 and values[1] > 5 and values[2] == 0.0
+    noise = example_normal(tf.range(64, dtype=tf.int64), tf.constant(1), 12, [20, 20, 3]).numpy()
+    assert noise.shape == (64, 20, 20, 3) and np.all(np.isfinite(noise))
+    assert abs(noise.mean()) < 0.02 and abs(noise.std() - 1.0) < 0.02

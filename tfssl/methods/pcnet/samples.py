@@ -16,8 +16,8 @@ into x/y offsets, and a placement is accepted when it covers a fraction of A in 
 else the last). Differences: one target instance is drawn per scene visit (uniform over scenes, then over
 their objects) instead of iterating over all annotations, which keeps the stream a shuffle of scenes.
 
-Randomness is stateless: sample p of the stream draws its numbers from (seed, p), so a resumed run
-(`skip_batches`) continues with exactly the samples the killed one would have seen.
+Randomness is stateless: sample p of the stream draws its numbers from (seed, p) (`tfssl.data.scene_pair_dataset`
+hands `pcnet_sample` that key), so a resumed run continues with exactly the samples the killed one would have seen.
 
 Box convention: `(top, left, side)` in pixel-edge coordinates (pixel (r, c) spans [r, r+1) x [c, c+1)).
 """
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import gin
 import tensorflow as tf
-
-from tfssl.data import pipelines
 
 NUM_TRIES = 100
 INDEX_STRIDE = 1024  # sample index = scene index * INDEX_STRIDE + object slot (COCOA has < 1024 regions)
@@ -44,7 +42,7 @@ NUM_UNIFORMS = _U_TRIES + 3 * NUM_TRIES
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Geometry: boxes, crops and pasting back (shared with inference, tfssl.deocclusion).
+# Geometry: boxes, crops and pasting back (shared with inference, tfssl.methods.pcnet.inference).
 
 
 def mask_bbox(mask: tf.Tensor) -> tf.Tensor:
@@ -249,17 +247,7 @@ def synthesize_sample(image, mask_a, category_a, mask_b, uniforms, image_size: i
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The input pipeline.
-
-
-def _scenes(name: str, split: str, max_examples: int | None) -> tf.data.Dataset:
-    """Scene dicts with what PCNet trains on: image, modal masks, categories, object count, index."""
-    builder = pipelines.load_builder(name)
-    ds = builder.as_dataset(split=split, shuffle_files=False)
-    if max_examples is not None:
-        ds = ds.take(max_examples)
-    keys = ("image", "modal", "category", "num_objects", "index")
-    return ds.map(lambda ex: {k: ex[k] for k in keys}, num_parallel_calls=tf.data.AUTOTUNE)
+# One training sample from two scenes: what `tfssl.data.scene_pair_dataset` maps over its stream.
 
 
 def _pick(scene: dict, u: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -269,76 +257,32 @@ def _pick(scene: dict, u: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     return slot, tf.gather(scene["modal"], slot), tf.cast(tf.gather(scene["category"], slot), tf.int32)
 
 
-@gin.configurable(module="tfssl.data")
-def pcnet_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "train", image_size: int = 64,
-                  use_category: bool = True, skip_batches: int = 0, seed: int = 0, shuffle_buffer: int = 20_000,
-                  max_examples: int | None = None, cache: bool = True, repeat: bool = True,
-                  case1_probability: float = CASE1_PROBABILITY) -> tf.data.Dataset:
-    """PCNet's training stream: global batches of synthesised samples (the keys of the PCNet interface).
+@gin.configurable(module="tfssl.methods")
+def pcnet_sample(scene: dict, occluder_scene: dict, key: tf.Tensor, *, image_size: int = 64,
+                 use_category: bool = True, case1_probability: float = CASE1_PROBABILITY) -> dict[str, tf.Tensor]:
+    """PCNet's training sample: target instance A from `scene`, surrogate occluder B from `occluder_scene`.
+
+    Bind it as the `synthesize` function of the training stream (gin/pcnet.gin):
+    `train/tfssl.data.scene_pair_dataset.synthesize = @tfssl.methods.pcnet_sample`.
 
     Args:
-      batch_size: the GLOBAL batch size.
-      name, split: a TFDS scene dataset with `image`, `modal` [K, H, W], `category` [K], `num_objects`, `index`
-        (tfssl_scenes, cocoa, kins).
+      scene, occluder_scene: scene dicts: image uint8 [H, W, 3], modal uint8 [K, H, W], category [K],
+        num_objects scalar, index int64 scalar (tfssl_scenes, cocoa, kins).
+      key: int64 [2], the stateless seed of this sample (every random number of the sample derives from it).
       image_size: S, the crop side.
       use_category: multiply the modal channels by the category id (1..K) as the paper does; else binary.
-      skip_batches: batches consumed by an earlier run (resume): the stream continues where it stopped.
-      seed: the order of epoch e and every sample's randomness are pure functions of (seed, e, position).
-      shuffle_buffer: scenes permuted together (`pipelines.block_shuffle`); >= the split size is a full shuffle.
-      max_examples: use only the first scenes of the split.
-      cache: keep the decoded scenes in memory.
-      repeat: cycle forever (training) or one pass.
       case1_probability: how often the surrogate occluder is in front (case 1) rather than behind (case 2); the
         paper's 0.8 (the reference code's `eraser_front_prob`).
     Returns:
-      Batches: image float32 [B, S, S, 3] in [0, 1]; mask_input, eraser, target, content_modal, content_hole
-      float32 [B, S, S, 1]; category int32 [B] in 1..K; index int64 [B] = scene index · 1024 + object slot
-      (unique per instance, for `tfssl.core.rng.example_uniform`).
+      image float32 [S, S, 3] in [0, 1]; mask_input, eraser, target, content_modal, content_hole float32
+      [S, S, 1]; category int32 in 1..K; index int64 = scene index · 1024 + object slot (unique per instance, for
+      `tfssl.layers.rng.example_uniform`).
     """
-    base = _scenes(name, split, max_examples)
-    if cache:
-        base = base.cache()
-    num_scenes = int(base.cardinality())
-    if num_scenes <= 0:
-        num_scenes = int(base.reduce(0, lambda n, _: n + 1))
-    skip_samples = skip_batches * batch_size
-    start_epoch, skip_in_epoch = divmod(skip_samples, num_scenes) if repeat else (0, skip_samples)
-
-    fixed_shapes = all(spec.shape.is_fully_defined() for spec in base.element_spec.values())
-
-    def epoch_stream(stream_seed: int):
-        if not fixed_shapes:
-            # Real datasets (images of different sizes) cannot be block-shuffled (it batches scenes): a seeded
-            # reshuffling buffer gives the same order on every run, and a resumed run skips what it consumed.
-            order = base if shuffle_buffer <= 1 else base.shuffle(shuffle_buffer, seed=stream_seed,
-                                                                  reshuffle_each_iteration=True)
-            return order.repeat(None if repeat else 1).enumerate().skip(skip_samples)
-
-        def epoch(e: tf.Tensor) -> tf.data.Dataset:
-            order = base if shuffle_buffer <= 1 else pipelines.block_shuffle(base, shuffle_buffer, stream_seed, e)
-            return order.enumerate().map(lambda i, scene: (e * num_scenes + i, scene))
-        last = start_epoch + 1 if not repeat else 2**62
-        return tf.data.Dataset.range(start_epoch, last).flat_map(epoch).skip(skip_in_epoch)
-
-    # A: the target stream; B: the same scenes in another order, the surrogate occluders "from anywhere".
-    pairs = tf.data.Dataset.zip(epoch_stream(seed), epoch_stream(seed + 7919))
-
-    def synthesize(a: tuple, b: tuple) -> dict:
-        position, scene = a
-        _, scene_b = b
-        key = tf.stack([tf.cast(seed, tf.int64), tf.cast(position, tf.int64)])
-        u = tf.random.stateless_uniform([NUM_UNIFORMS], seed=key)
-        slot_a, mask_a, category_a = _pick(scene, u[_U_SLOT_A])
-        _, mask_b, _ = _pick(scene_b, u[_U_SLOT_B])
-        sample = synthesize_sample(scene["image"], mask_a, category_a, mask_b, u, image_size, use_category,
-                                   case1_probability)
-        del sample["covered"]
-        return {**sample, "category": category_a,
-                "index": tf.cast(scene["index"], tf.int64) * INDEX_STRIDE + tf.cast(slot_a, tf.int64)}
-
-    ds = pairs.map(synthesize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size, drop_remainder=repeat)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    options.deterministic = True
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    u = tf.random.stateless_uniform([NUM_UNIFORMS], seed=key)
+    slot_a, mask_a, category_a = _pick(scene, u[_U_SLOT_A])
+    _, mask_b, _ = _pick(occluder_scene, u[_U_SLOT_B])
+    sample = synthesize_sample(scene["image"], mask_a, category_a, mask_b, u, image_size, use_category,
+                               case1_probability)
+    del sample["covered"]
+    return {**sample, "category": category_a,
+            "index": tf.cast(scene["index"], tf.int64) * INDEX_STRIDE + tf.cast(slot_a, tf.int64)}

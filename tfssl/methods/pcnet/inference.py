@@ -24,7 +24,7 @@ gaps between touching objects break the ordering (reference issues #14, #17, #36
 
 The completer is anything with PCNet's inference interface (see `Completer`): the trained `tfssl.methods.PCNet`,
 the `ConvexHullCompleter` baseline, or the `OracleCompleter` of the tests. Every call works on crops around the
-target, made exactly like the training crops (`tfssl.data.pcnet_samples.crop_box`, without jitter), and the
+target, made exactly like the training crops (`samples.crop_box`, without jitter), and the
 predictions are resized back onto the image.
 
 Arrays: masks are numpy {0, 1} / bool [N, H, W]; images float32 [H, W, 3] in [0, 1]; categories int [N] in 1..K.
@@ -38,7 +38,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from tfssl.data import pcnet_samples
+from tfssl.methods.pcnet import samples as pcnet_samples
+from tfssl.methods.pcnet.model import visible_mean_colour  # one formula for the fill baseline and the prior
 
 OCC_THRESHOLD = 0.1
 AMODAL_THRESHOLD = 0.2
@@ -556,8 +557,6 @@ def mean_colour_fill(image, content_modal, hole) -> np.ndarray:
     """The content baseline: every pixel = the mean colour of the visible object pixels (of the whole crop when
     the object has none), the colour `PCNet.mean_colour_prior` starts from. Shapes as
     `Completer.complete_content`; returns float32 [B, S, S, 3]."""
-    from tfssl.methods.pcnet import visible_mean_colour  # one formula for the baseline and the prior
-
     image = np.asarray(image, np.float32)
     mean = visible_mean_colour(image, np.asarray(content_modal, np.float32), np.asarray(hole, np.float32))
     return np.broadcast_to(np.asarray(mean), image.shape).copy()

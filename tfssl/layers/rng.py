@@ -8,6 +8,9 @@ the same numbers wherever it runs.
 
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 import tensorflow as tf
 
 
@@ -40,3 +43,18 @@ def example_uniform(index: tf.Tensor, step: tf.Tensor, stream: int, num: int = 1
     bits = _mix32(key[:, None] + _mix32(counters + tf.constant(0x9E3779B9, tf.uint32))[None, :])
     # 24 high bits fill a float32 mantissa exactly, so the result is < 1.
     return tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) / float(1 << 24)
+
+
+def normal_from_uniform(uniform: tf.Tensor) -> tf.Tensor:
+    """Inverse normal CDF of example_uniform's numbers (k / 2^24, k in [0, 2^24)), always finite (|x| <= 5.4).
+
+    The ends are clipped to one step inside (0, 1): ndtri(0) = -inf, and k / 2^24 plus half a step rounds to 1.0 in
+    float32 for the largest k (ndtri(1) = +inf), which happens once in ~10^7 draws: a NaN within a few hundred steps.
+    """
+    return tf.math.ndtri(tf.clip_by_value(uniform, 2.0 ** -24, 1.0 - 2.0 ** -24))
+
+
+def example_normal(index: tf.Tensor, step: tf.Tensor, stream: int, shape: Sequence[int]) -> tf.Tensor:
+    """Standard-normal numbers [B, *shape], a pure function of (index, step, stream) like example_uniform."""
+    uniform = example_uniform(index, step, stream, int(np.prod(shape)))
+    return tf.reshape(normal_from_uniform(uniform), [-1, *shape])

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from tfssl import deocclusion as D
+from tfssl.methods.pcnet import inference as D
 from tfssl.data.builders import tfssl_scenes
 
 CONFIG = tfssl_scenes.TfsslScenes.BUILDER_CONFIGS[0]

@@ -1,7 +1,7 @@
 """PCNet: Self-Supervised Scene De-occlusion (Zhan, Pan, Dai, Liu, Lin, Loy; CVPR 2020, arXiv 2004.02788).
 
 Two networks learn to undo an occlusion that was *added* to a real instance A by a random surrogate occluder B, so
-no amodal or ordering annotation is ever used (the samples come from `tfssl.data.pcnet_dataset`):
+no amodal or ordering annotation is ever used (the samples come from `tfssl.methods.pcnet.samples`):
 
   PCNet-M (mask completion, a UNet): input (modal mask of A with B cut out [x category], eraser), target the modal
     mask of A; per-pixel 2-class cross-entropy, weight 5 inside the eraser. In case 2 (B behind A) nothing is cut
@@ -14,7 +14,7 @@ no amodal or ordering annotation is ever used (the samples come from `tfssl.data
 Both are trained in every step, each with its own optimizer ('mask', 'content', 'discriminator'), from one batch;
 `train_content=False` trains PCNet-M alone, and with `adversarial_weight=0` there is no discriminator at all (its
 loss would not reach PCNet-C, so training it would only cost time). Inference (ordering, amodal completion,
-content) lives in `tfssl.deocclusion` (metrics in `tfssl.evaluation.deocclusion`) and uses only
+content) lives in `tfssl.methods.pcnet.inference` (metrics in `tfssl.evaluation.deocclusion`) and uses only
 `mask_probabilities` and `complete_content`.
 
 Differences from the reference code (github.com/XiaohangZhan/deocclusion), and why:
@@ -39,7 +39,7 @@ from typing import Callable, Sequence
 import keras
 import tensorflow as tf
 
-from tfssl.core.errors import UserError
+from tfssl.errors import UserError
 from tfssl.layers.partial_conv import partial_conv_encoder, partial_conv_unet
 from tfssl.layers.patchgan import patchgan
 from tfssl.layers.unet import unet
@@ -112,7 +112,7 @@ def visible_mean_colour(image: tf.Tensor, content_modal: tf.Tensor, hole: tf.Ten
       image: float32 [B, S, S, 3]; content_modal: float32 [B, S, S, 1] (> 0 on the instance); hole: float32
         [B, S, S, 1] in {0, 1}.
     Returns:
-      float32 [B, 1, 1, 3]; the colour the mean-colour fill baseline (`tfssl.deocclusion.mean_colour_fill`) paints.
+      float32 [B, 1, 1, 3]; the colour the mean-colour fill baseline (`tfssl.methods.pcnet.inference.mean_colour_fill`) paints.
     """
     known = 1.0 - tf.cast(hole > 0.5, tf.float32)
     visible = tf.cast(content_modal > 0, tf.float32) * known
@@ -251,7 +251,7 @@ def _to_signed(images: tf.Tensor) -> tf.Tensor:
 class PCNet(Method):
     """PCNet-M and PCNet-C, trained together.
 
-    Batch in (see tfssl.data.pcnet_dataset), S = image_size:
+    Batch in (see tfssl.methods.pcnet_sample), S = image_size:
       "image" float32 [B, S, S, 3] in [0, 1]; "mask_input", "eraser", "target", "content_modal", "content_hole"
       float32 [B, S, S, 1] (mask_input and content_modal times the category id when use_category, else {0, 1}).
 

@@ -1,15 +1,24 @@
-"""PCNet's training-sample synthesis: crop rule, occluder placement, the two cases and the input pipeline."""
+"""PCNet's training-sample synthesis: crop rule, occluder placement, the two cases, and the stream
+`tfssl.data.scene_pair_dataset` makes of them."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-import tfssl.data.builders  # noqa: F401
-from tfssl.data import pcnet_samples as P
+from tfssl.data import pipelines
+from tfssl.methods.pcnet import samples as P
 
 SCENES = "tfssl_scenes/base_small"
 KEYS = ("image", "mask_input", "eraser", "target", "content_modal", "content_hole")
+
+
+def pcnet_stream(batch_size, *, image_size, use_category, case1_probability=P.CASE1_PROBABILITY, **stream):
+    """PCNet's training stream as gin/pcnet.gin builds it."""
+    def synthesize(scene, occluder_scene, key):
+        return P.pcnet_sample(scene, occluder_scene, key, image_size=image_size, use_category=use_category,
+                              case1_probability=case1_probability)
+    return pipelines.scene_pair_dataset(batch_size, name=SCENES, synthesize=synthesize, **stream)
 
 
 def _disc(size, cy, cx, r):
@@ -98,11 +107,11 @@ def test_case_1_and_case_2_masks():
 
 @pytest.fixture(scope="module")
 def stream(prepared):
-    return next(iter(P.pcnet_dataset(384, name=SCENES, image_size=32, use_category=False, repeat=True)))
+    return next(iter(pcnet_stream(384, image_size=32, use_category=False, repeat=True)))
 
 
 def test_pipeline_batches_have_the_interface(prepared):
-    batch = next(iter(P.pcnet_dataset(6, name=SCENES, image_size=32, use_category=True)))
+    batch = next(iter(pcnet_stream(6, image_size=32, use_category=True)))
     assert set(batch) == set(KEYS) | {"category", "index"}
     assert batch["image"].shape == (6, 32, 32, 3) and batch["image"].dtype == tf.float32
     for key in KEYS[1:]:
@@ -115,8 +124,7 @@ def test_pipeline_batches_have_the_interface(prepared):
 
 def test_case1_probability_sets_how_often_the_occluder_is_in_front(prepared):
     for probability in (0.5, 1.0):
-        batch = next(iter(P.pcnet_dataset(256, name=SCENES, image_size=32, use_category=False,
-                                          case1_probability=probability)))
+        batch = next(iter(pcnet_stream(256, image_size=32, use_category=False, case1_probability=probability)))
         inp, target = batch["mask_input"].numpy(), batch["target"].numpy()
         case1 = np.array([not np.array_equal(i, t) for i, t in zip(inp, target)])
         assert abs(case1.mean() - probability) < 0.08, (probability, case1.mean())
@@ -141,8 +149,7 @@ def test_pipeline_samples_obey_the_cases(stream):
 
 def test_pipeline_is_deterministic_and_resumable(prepared):
     def batches(skip, n):
-        it = iter(P.pcnet_dataset(8, name=SCENES, image_size=32, use_category=True, skip_batches=skip, seed=3,
-                                  max_examples=64))
+        it = iter(pcnet_stream(8, image_size=32, use_category=True, skip_batches=skip, seed=3, max_examples=64))
         return [next(it) for _ in range(n)]
 
     full = batches(0, 8)

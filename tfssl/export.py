@@ -1,7 +1,12 @@
-"""Re-export a trained method from its checkpoint: SavedModel + Hub + TF-Lite (+ manifest), or TF-Lite only.
+"""Export a trained method from its latest checkpoint: SavedModel + Hub + TF-Lite variants + manifest.json.
 
-  python export/export_encoder.py --gin_file=gin/rotation.gin --model_dir=D [--export_dir=E]
-  python export/export_tflite.py  --gin_file=gin/rotation.gin --model_dir=D --tflite_variants=float32,float16
+  python export/export_encoder.py --gin_file=gin/rotation.gin --model_dir=D [--export_dir=E] \
+      [--tflite_variants=float32,float16,int8]
+
+(`python -m tfssl.export` and the `tfssl-export` console script are the same tool.) Training already ends with
+these exports; use this after training with `tfssl.Experiment.export = False`, for more TF-Lite variants, or to
+export into another folder. float16 halves the TF-Lite file; int8 calibrates on real training images. Every export
+is checked against the live model and its max abs difference recorded in manifest.json.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ flags.DEFINE_list("tflite_variants", ["float32"], "TF-Lite variants: float32, fl
 def _export(model_dir: str) -> None:
     import tfssl.registry  # noqa: F401
     from tfssl.core import experiment
-    from tfssl.core.errors import ModelDirError
+    from tfssl.errors import ModelDirError
 
     session = experiment.setup(model_dir, cli.FLAGS.gin_file, cli.FLAGS.gin_param)
     if session.trainer.step == 0:

@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from tests.conftest import REPO
 from tests.method_checks import one_step, run_method_checks, strategy
-from tfssl.core.errors import UserError
-from tfssl.methods import pcnet
+from tfssl.errors import UserError
+from tfssl.methods.pcnet import model as pcnet
 from tfssl.methods.pcnet import PCNet
 
 # 32 px, three-level networks a few channels wide: the contract, not the quality, is under test.
