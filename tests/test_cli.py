@@ -53,8 +53,11 @@ def _event_tags(folder):
 def trained(tmp_path_factory):
     """One smoke run of the main job, shared by the tests that inspect what it leaves."""
     model_dir = str(tmp_path_factory.mktemp("smoke") / "run")
+    data = os.path.join(os.environ["TFDS_DATA_DIR"], "tfssl_objects", "tc00_small")
+    rendered_before = os.path.isdir(data)  # by an earlier test of the session
     result = _train(model_dir)
     assert result.returncode == 0, result.stderr[-3000:]
+    result.rendered_here = not rendered_before
     return model_dir, result
 
 
@@ -73,6 +76,19 @@ def test_smoke_run_leaves_every_artifact(trained):
     manifest = json.load(open(os.path.join(model_dir, "export", "manifest.json")))
     assert all(entry["ok"] for entry in manifest["parity"].values())
     assert "Rotation" in manifest["operative_config"]
+
+
+def test_smoke_run_shows_progress_and_results_without_library_noise(trained):
+    _, result = trained
+    said = result.stdout + result.stderr
+    # The export's parity checks reload hub/ quietly, and tfssl announces its rendered data instead of TFDS.
+    assert "unsaved custom gradients" not in said
+    assert "Downloading and preparing dataset" not in said and "downloaded and prepared" not in said
+    if result.rendered_here:
+        assert "tfssl: rendering tfssl_objects/tc00_small (896 images, once; " in result.stdout, result.stdout
+        assert "tfssl: rendered tfssl_objects/tc00_small in " in result.stdout, result.stdout
+    assert "tfssl: classification_probes at step 6: linear_top1=" in result.stdout
+    assert "tfssl: done at step 6" in result.stdout
 
 
 def test_running_again_resumes_instead_of_restarting(trained):

@@ -1,5 +1,8 @@
 """Tests of the `tfssl_objects` TFDS builder (small config prepared into a temporary data_dir)."""
 
+import contextlib
+import io
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -20,7 +23,9 @@ def _read(builder, split):
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     builder = tfds.builder(SMALL, data_dir=str(tmp_path_factory.mktemp("tfds_a")))
-    builder.download_and_prepare()
+    with contextlib.redirect_stdout(io.StringIO()) as said:
+        builder.download_and_prepare()
+    builder.said_while_preparing = said.getvalue()
     return builder
 
 
@@ -57,6 +62,14 @@ def test_small_config_prepares_with_sizes_features_and_dtypes(prepared, examples
     assert ex["label"].dtype == np.int64 and ex["pose"].dtype == np.int64 and ex["index"].dtype == np.int64
     image, label = next(iter(tfds.as_numpy(prepared.as_dataset(split="test", as_supervised=True, batch_size=8))))
     assert image.shape == (8, 64, 64, 3) and label.shape == (8,)
+
+
+def test_preparing_says_what_is_rendered_instead_of_tfds_download_line(prepared):
+    lines = prepared.said_while_preparing.splitlines()
+    assert lines[0] == "tfssl: rendering tfssl_objects/tc0l_small (896 images, once; a few seconds)", lines
+    assert lines[-1].startswith("tfssl: rendered tfssl_objects/tc0l_small in ") and str(prepared.data_dir) in lines[-1]
+    assert "Downloading and preparing" not in prepared.said_while_preparing
+    assert "downloaded and prepared" not in prepared.said_while_preparing
 
 
 def test_indices_run_over_each_split_and_labels_are_valid(examples):

@@ -21,6 +21,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfssl.data.builders.rendered import Rendered
 from tfssl.data.render import objects, shapes
 
 IMAGE_SIZE = 64
@@ -71,7 +72,7 @@ def _make_configs() -> list[TfsslObjectsConfig]:
     return configs
 
 
-class TfsslObjects(tfds.core.GeneratorBasedBuilder):
+class TfsslObjects(Rendered, tfds.core.GeneratorBasedBuilder):
     """Procedural single-object images with Newell & Deng's T, C, V, L factors (see the module docstring)."""
 
     VERSION = tfds.core.Version("1.0.0")

@@ -22,6 +22,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfssl.data.builders.rendered import Rendered
 from tfssl.data.render import scenes
 
 IMAGE_SIZE = 64
@@ -90,9 +91,10 @@ def scene_example(split: str, index: int, config: TfsslScenesConfig) -> dict:
     }
 
 
-class TfsslScenes(tfds.core.GeneratorBasedBuilder):
+class TfsslScenes(Rendered, tfds.core.GeneratorBasedBuilder):
     """Procedural multi-object scenes with modal/amodal masks, layers and occlusion order (module docstring)."""
 
+    UNIT = "scenes"
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS = _make_configs()
