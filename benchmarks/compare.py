@@ -1,6 +1,6 @@
 """Compare methods on the same encoder, data and step budget, over several seeds, written as JSON.
 
-    python benchmarks/compare.py --out=benchmarks/results/pirl_vs_rotation.json \\
+    python benchmarks/compare.py --out=benchmarks/results/pirl/pirl_vs_rotation.json \\
         --dataset=tfssl_objects/tc00 --dataset=tfssl_objects/tcv0 --seeds=0,1,2 --train_steps=400 \\
         --run=rotation=gin/rotation.gin --run=pirl=gin/pirl.gin [--param=pirl=BINDING ...]
 

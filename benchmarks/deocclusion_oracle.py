@@ -1,6 +1,6 @@
 """The ceiling and the floor of the de-occlusion metrics on tfssl_scenes, as JSON (no training).
 
-    python benchmarks/deocclusion_oracle.py --out=benchmarks/results/deocclusion_oracle.json
+    python benchmarks/deocclusion_oracle.py --out=benchmarks/results/pcnet/deocclusion_oracle.json
 
 Runs `tfssl.evaluation.deocclusion.scene_counts` with an ORACLE completer (a perfect PCNet-M that returns each
 instance's true amodal mask, grown only into its eraser) on the held-out test scenes. What it records:
@@ -19,7 +19,7 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_string("out", "benchmarks/results/deocclusion_oracle.json", "Where to write the JSON.")
+flags.DEFINE_string("out", "benchmarks/results/pcnet/deocclusion_oracle.json", "Where to write the JSON.")
 flags.DEFINE_string("dataset", "tfssl_scenes/base", "Scene dataset with true amodal masks and layers.")
 flags.DEFINE_string("split", "test", "Split (test = held-out shape models).")
 flags.DEFINE_integer("max_examples", 500, "Scenes evaluated (gin/pcnet.gin evaluates 500).")
@@ -39,7 +39,7 @@ def main(argv):
         for key, value in counts.items():
             totals[key] = totals.get(key, 0) + value
     result = {
-        "command": "python benchmarks/deocclusion_oracle.py",
+        "command": f"python benchmarks/deocclusion_oracle.py --out={FLAGS.out}",
         "dataset": FLAGS.dataset, "split": FLAGS.split, "max_examples": FLAGS.max_examples,
         "num_pairs_with_relation": int(totals["order/pcnet"][1]),
         "seconds": time.time() - begun,

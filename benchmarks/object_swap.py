@@ -1,6 +1,6 @@
 """Object-swap test of trained encoders: do they represent the object or its background?
 
-    python benchmarks/object_swap.py --out=benchmarks/results/object_swap.json \\
+    python benchmarks/object_swap.py --out=benchmarks/results/pirl/object_swap.json \\
         --model=rotation=runs/compare/tfssl_objects_tc00/rotation_s0_n400 \\
         --model=pirl=runs/compare/tfssl_objects_tc00/pirl_s0_n400 \\
         --untrained=random_init=runs/compare/tfssl_objects_tc00/rotation_s0_n400

@@ -1,6 +1,6 @@
 """PCNet benchmark: de-occlusion quality and training time of `gin/pcnet.gin` on the embedded default, as JSON.
 
-    python benchmarks/pcnet.py --out=benchmarks/results/pcnet.json
+    python benchmarks/pcnet.py --out=benchmarks/results/pcnet/pcnet.json
 
 Runs, in one process on this machine, the user's command (train, evaluate, export) and records:
   - wall time of training and its median step time (every network the gin files train steps every step);
@@ -26,7 +26,7 @@ from absl import app, flags
 
 from tfssl import cli  # --gin_file (default here: gin/pcnet.gin), --gin_param, --model_dir
 
-flags.DEFINE_string("out", "benchmarks/results/pcnet.json", "Where to write the JSON.")
+flags.DEFINE_string("out", "benchmarks/results/pcnet/pcnet.json", "Where to write the JSON.")
 FLAGS = flags.FLAGS
 DEFAULT_GIN_FILE = "gin/pcnet.gin"
 DEFAULT_MODEL_DIR = "runs/benchmark_pcnet"
@@ -73,7 +73,8 @@ def main(argv):
 
     report = {
         "command": "python benchmarks/pcnet.py " + " ".join(
-            [f"--gin_file={f}" for f in FLAGS.gin_file] + [f"--gin_param='{p}'" for p in FLAGS.gin_param]),
+            [f"--out={FLAGS.out}"] + [f"--gin_file={f}" for f in FLAGS.gin_file]
+            + [f"--gin_param='{p}'" for p in FLAGS.gin_param]),
         "train_steps": run["step"],
         "global_batch": batch_size,
         "train_seconds": run["seconds"],

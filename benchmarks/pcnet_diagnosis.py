@@ -1,7 +1,7 @@
 """Where a trained PCNet falls short, as JSON (no training): its occlusion ordering and content completion.
 
     python benchmarks/pcnet_diagnosis.py --gin_file=gin/pcnet.gin --model_dir=runs/benchmark_pcnet \\
-        --out=benchmarks/results/pcnet_diagnosis.json
+        --out=benchmarks/results/pcnet/pcnet_diagnosis.json
 
 Ordering ("ordering" in the JSON). The rule (`tfssl.methods.pcnet.inference.order_matrix`) completes each instance of a
 bordering pair with the other as eraser and calls the one that grows more into the other the occluded one. For every
@@ -37,7 +37,7 @@ from absl import app, flags
 
 from tfssl import cli  # --gin_file (default here: gin/pcnet.gin), --gin_param, --model_dir
 
-flags.DEFINE_string("out", "benchmarks/results/pcnet_diagnosis.json", "Where to write the JSON.")
+flags.DEFINE_string("out", "benchmarks/results/pcnet/pcnet_diagnosis.json", "Where to write the JSON.")
 flags.DEFINE_string("dataset", "tfssl_scenes/base", "Scene dataset with a true order.")
 flags.DEFINE_string("split", "test", "Scenes to diagnose: 'validation' to choose inference options, 'test' to report.")
 flags.DEFINE_integer("max_examples", 500, "Scenes evaluated (gin/pcnet.gin evaluates 500).")
@@ -97,7 +97,8 @@ def main(argv):
     records = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     result = {
         "command": "python benchmarks/pcnet_diagnosis.py " + " ".join(
-            [f"--gin_file={f}" for f in FLAGS.gin_file] + [f"--gin_param={p}" for p in FLAGS.gin_param]
+            [f"--out={FLAGS.out}"] + [f"--gin_file={f}" for f in FLAGS.gin_file]
+            + [f"--gin_param={p}" for p in FLAGS.gin_param]
             + [f"--model_dir={FLAGS.model_dir}", f"--split={FLAGS.split}", f"--order_score={FLAGS.order_score}"]
             + (["--flip_average"] if FLAGS.flip_average else []) + (["--total_order"] if FLAGS.total_order else [])),
         "model_step": int(session.trainer.step), "dataset": FLAGS.dataset, "split": FLAGS.split,

@@ -1,6 +1,6 @@
 """Has a PIRL run solved its pretext? Instance retrieval between two augmented views of its training images.
 
-    python benchmarks/pirl_pretext.py --out=benchmarks/results/pirl_pretext.json \\
+    python benchmarks/pirl_pretext.py --out=benchmarks/results/pirl/pirl_pretext.json \\
         --model=pirl=runs/compare/tfssl_objects_tc00/pirl_s0_n400 [--model=NAME=DIR ...] [--num_images=1024]
 
 For each run (restored from DIR with its operative_config.gin), and for the same method as built but untrained:

@@ -1,6 +1,6 @@
 """Rotation benchmark: quality and speed of `gin/rotation.gin` on the embedded default, written as JSON.
 
-    python benchmarks/rotation.py --out=benchmarks/results/rotation.json
+    python benchmarks/rotation.py --out=benchmarks/results/rotation/rotation.json
 
 Measures, in one process on this machine:
   - the full training run of gin/rotation.gin (train, evaluate, export), its wall time and median step time;
@@ -24,7 +24,7 @@ from absl import app, flags
 
 from tfssl import cli  # --gin_file (default here: gin/rotation.gin), --gin_param, --model_dir
 
-flags.DEFINE_string("out", "benchmarks/results/rotation.json", "Where to write the JSON.")
+flags.DEFINE_string("out", "benchmarks/results/rotation/rotation.json", "Where to write the JSON.")
 flags.DEFINE_integer("speed_steps", 40, "Steps of each jit on/off timing run.")
 FLAGS = flags.FLAGS
 DEFAULT_GIN_FILE = "gin/rotation.gin"
@@ -102,7 +102,8 @@ def main(argv):
 
     report = {
         "command": "python benchmarks/rotation.py " + " ".join(
-            [f"--gin_file={f}" for f in FLAGS.gin_file] + [f"--gin_param='{p}'" for p in FLAGS.gin_param]),
+            [f"--out={FLAGS.out}"] + [f"--gin_file={f}" for f in FLAGS.gin_file]
+            + [f"--gin_param='{p}'" for p in FLAGS.gin_param]),
         "train_steps": run["step"],
         "global_batch": batch_size,
         "train_seconds": run["seconds"],

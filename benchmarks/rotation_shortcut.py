@@ -1,7 +1,7 @@
 """Does a trained network tell an image's rotation from its shapes or from something else? As JSON (no training).
 
     python benchmarks/rotation_shortcut.py --run_dirs=runs/rotation,runs/lci_rotation_only \\
-        --datasets=tfssl_objects/tc00,tfssl_objects/tc0l --out=benchmarks/results/rotation_shortcut.json
+        --datasets=tfssl_objects/tc00,tfssl_objects/tc0l --out=benchmarks/results/lci/rotation_shortcut.json
 
 For each finished run (a `gin/rotation.gin` run, or a `gin/lci.gin` run whose classes include the rotations), rotates
 held-out test images by 0, 90, 180 and 270 degrees and records how often the run's own classifier names the
@@ -36,7 +36,7 @@ def define_flags() -> None:
     flags.DEFINE_list("datasets", ["tfssl_objects/tc00", "tfssl_objects/tc0l"], "Labelled datasets to rotate.")
     flags.DEFINE_string("split", "test", "Split of held-out shape models.")
     flags.DEFINE_integer("max_examples", 512, "Images per dataset (each shown in four rotations).")
-    flags.DEFINE_string("out", "benchmarks/results/rotation_shortcut.json", "Where to write the JSON.")
+    flags.DEFINE_string("out", "benchmarks/results/lci/rotation_shortcut.json", "Where to write the JSON.")
 
 
 def rotation_predictor(method):
@@ -95,7 +95,7 @@ def main(argv):
         data[name] = (batch["image"].numpy(), batch["label"].numpy(),
                       pipelines.load_builder(name).info.features["label"].names)
     report = {"command": "python benchmarks/rotation_shortcut.py --run_dirs=" + ",".join(FLAGS.run_dirs)
-                         + " --datasets=" + ",".join(FLAGS.datasets),
+                         + " --datasets=" + ",".join(FLAGS.datasets) + f" --out={FLAGS.out}",
               "split": FLAGS.split, "max_examples": FLAGS.max_examples, "runs": {}}
     for run_dir in FLAGS.run_dirs:
         session = experiment.load_run(run_dir)

@@ -1,0 +1,162 @@
+"""benchmarks/model_zoo.py: MODEL_ZOO.md and the README's methods table are current, and its renderers are right.
+
+The generator reads only JSON and markdown (standard library): these tests take well under a second each.
+"""
+
+import ast
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+SCRIPT = os.path.join(REPO, "benchmarks", "model_zoo.py")
+_spec = importlib.util.spec_from_file_location("model_zoo", SCRIPT)
+model_zoo = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(model_zoo)
+
+
+def test_repository_files_are_current():
+    """Fails when a result JSON changed and `python benchmarks/model_zoo.py` was not run."""
+    done = subprocess.run([sys.executable, SCRIPT, "--check"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_generator_imports_neither_tensorflow_nor_numpy():
+    code = ("import sys, runpy; module = runpy.run_path(sys.argv[1]); module['expected_files'](sys.argv[2]); "
+            "assert 'tensorflow' not in sys.modules and 'numpy' not in sys.modules, sorted(sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, SCRIPT, REPO], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A copy of what the generator reads and writes: README.md, MODEL_ZOO.md and benchmarks/results/."""
+    for name in (model_zoo.README, model_zoo.MODEL_ZOO):
+        shutil.copy(os.path.join(REPO, name), tmp_path / name)
+    shutil.copytree(os.path.join(REPO, "benchmarks", "results"), tmp_path / "benchmarks" / "results",
+                    ignore=shutil.ignore_patterns("*.log"))
+    return tmp_path
+
+
+def _edit_json(path, edit):
+    with open(path) as f:
+        data = json.load(f)
+    edit(data)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+
+
+def test_a_changed_number_makes_both_files_stale(tree, capsys):
+    assert model_zoo.main(["--check", f"--root={tree}"]) == 0
+    _edit_json(tree / "benchmarks/results/rotation/rotation.json",
+               lambda d: d["probes"]["trained"].update(linear_top1=0.7123))
+    assert model_zoo.main(["--check", f"--root={tree}"]) == 1
+    err = capsys.readouterr().err
+    assert "stale: MODEL_ZOO.md" in err and "stale: README.md" in err
+    assert model_zoo.main([f"--root={tree}"]) == 0
+    assert model_zoo.main(["--check", f"--root={tree}"]) == 0
+    assert "71.2" in (tree / "MODEL_ZOO.md").read_text() and "linear 71.2%" in (tree / "README.md").read_text()
+
+
+def test_a_hand_edited_table_is_stale_and_the_rest_of_the_readme_is_kept(tree, capsys):
+    readme = (tree / "README.md").read_text()
+    (tree / "README.md").write_text(readme.replace("**meets its bar**", "**done**", 1) + "\nA line of my own.\n")
+    assert model_zoo.main(["--check", f"--root={tree}"]) == 1
+    err = capsys.readouterr().err
+    assert "stale: README.md" in err and "MODEL_ZOO.md" not in err
+    model_zoo.main([f"--root={tree}"])
+    assert (tree / "README.md").read_text() == readme + "\nA line of my own.\n"
+
+
+def test_a_readme_without_the_block_is_an_error(tree):
+    (tree / "README.md").write_text("# tfssl\n")
+    with pytest.raises(ValueError, match="methods-table:begin"):
+        model_zoo.main(["--check", f"--root={tree}"])
+
+
+def test_a_script_without_a_renderer_is_an_error(tree):
+    (tree / "benchmarks/results/pirl/new.json").write_text(json.dumps({"command": "python benchmarks/new.py"}))
+    with pytest.raises(ValueError, match="no renderer for new.py"):
+        model_zoo.main(["--check", f"--root={tree}"])
+
+
+def test_speed_section_only_when_speed_results_exist(tree):
+    assert "## Speed" not in model_zoo.model_zoo(model_zoo.load_results(str(tree)))
+    os.makedirs(tree / "benchmarks/results/speed")
+    (tree / "benchmarks/results/speed/h100.json").write_text(json.dumps({
+        "command": "python benchmarks/speed.py --out=benchmarks/results/speed/h100.json", "device": "one H100",
+        "methods": {"rotation": {"full_step_s_median": 0.0123, "bare_step_s_median": 0.011, "overhead": 1.118,
+                                 "images_per_s": 5203.3, "global_batch": 64}}}))
+    text = model_zoo.model_zoo(model_zoo.load_results(str(tree)))
+    assert text.index("## PIRL") < text.index("## Speed"), "speed comes last"
+    assert "| rotation | 0.012 | 0.011 | 1.118 | 5203.300 | 64 |" in text and "Environment: one H100." in text
+
+
+def test_percentages_round_half_up_from_the_stored_value():
+    assert model_zoo.pct(0.6035) == "60.4"  # 100 * 0.6035 is 60.349999... in binary floating point
+    assert model_zoo.pct(0.1455) == "14.6"
+    assert model_zoo.pct(None) == "–"
+    assert model_zoo.fixed(0.10044559714698292, 3) == "0.100"
+
+
+def _summary(*values):
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+    return {"mean": mean, "std": std, "values": list(values)}
+
+
+def test_render_compare():
+    seed = {"seed": 0, "step": 400, "linear_top1": 0.3, "knn_top1": 0.2, "train_seconds": 600.0,
+            "median_step_seconds": 0.5, "final_train_outputs": {"loss": 0.75}}
+    data = {"command": "python benchmarks/compare.py --out=x.json", "train_steps": 400, "seeds": [0, 1],
+            "runs": {"rot": {"gin_file": "gin/rotation.gin", "params": ["GLOBAL_BATCH=32"]}},
+            "results": {"tfssl_objects/tc00": {
+                "rot": {"linear_top1": _summary(0.3, 0.4), "knn_top1": _summary(0.2, 0.2),
+                        "seeds": [seed, {**seed, "seed": 1, "linear_top1": 0.4}],
+                        "curve": {"200": {"linear_top1": _summary(0.1, 0.2), "knn_top1": _summary(0.1, 0.1)},
+                                  "400": {"linear_top1": _summary(0.3, 0.4), "knn_top1": _summary(0.2, 0.2)}}},
+                "random_init": {"linear_top1": _summary(0.12, 0.12), "knn_top1": _summary(0.1, 0.1),
+                                "seeds": [{"seed": 0, "step": 0, "linear_top1": 0.12, "knn_top1": 0.1}]}}}}
+    text = "\n".join(model_zoo.render_compare(data))
+    assert "`rot`: `gin/rotation.gin` with `GLOBAL_BATCH=32`" in text
+    assert "| `tfssl_objects/tc00` | rot | 35.0 ± 7.1 | 20.0 ± 0.0 |" in text
+    assert "| `tfssl_objects/tc00` | random_init | 12.0 ± 0.0 | 10.0 ± 0.0 |" in text
+    assert "| `tfssl_objects/tc00` | rot | 15.0 ± 7.1 / 10.0 ± 0.0 | 35.0 ± 7.1 / 20.0 ± 0.0 |" in text
+    assert "| `tfssl_objects/tc00` | rot | 1 | 400 | 40.0 | 20.0 | – | 10.0 | 0.500 | loss 0.75 |" in text
+    assert "| `tfssl_objects/tc00` | random_init | 0 | 0 | 12.0 | 10.0 | – | – | – | – |" in text
+
+
+def test_render_pcnet_diagnosis_names_categories_and_sorts_buckets():
+    data = {"command": "python benchmarks/pcnet_diagnosis.py", "dataset": "tfssl_scenes/base", "split": "test",
+            "max_examples": 2, "model_step": 10, "seconds": 1.0,
+            "ordering": {"num_pairs": 3, "accuracy": {"d0/soft": 2 / 3}, "ties": {"d0/soft": 0.0},
+                         "reference_rule_right_pairs": {"median_front_growth_pixels": 1.0,
+                                                        "median_back_growth_fraction_of_hidden": 1.0},
+                         "reference_rule_wrong_pairs": {"count": 1, "median_front_growth_pixels": 9.0,
+                                                        "median_back_growth_fraction_of_hidden": 0.25},
+                         "error_by_hidden_pixels": {"20-60": {"error": 0.0, "pairs": 2},
+                                                    "5-20": {"error": 1.0, "pairs": 1}},
+                         "error_by_front_category": {"9": {"error": 1.0, "pairs": 1}, "1": {"error": 0.0, "pairs": 2}},
+                         "error_by_back_category": {"1": {"error": 0.5, "pairs": 2}}},
+            "amodal_by_threshold": {"order_score": "soft", "0.2": {"amodal_miou": 0.9, "invisible_iou": 0.5}},
+            "content_in_distribution": {"samples": 64, "pcnet_l1": 0.08, "mean_fill_l1": 0.09}}
+    text = "\n".join(model_zoo.render_pcnet_diagnosis(data))
+    assert "| `d0/soft` | 66.7 | 0.0 |" in text
+    assert text.index("| 5-20 |") < text.index("| 20-60 |")
+    assert "| disc | 0.0 (2) | 50.0 (2) |" in text and "| arrow | 100.0 (1) | – |" in text
+    assert "| wrong | 1 | 9.0 | 0.250 |" in text
+    assert "| 0.2 | 90.00 | 50.0 |" in text
+
+
+def test_shape_names_are_the_renderers():
+    """tfssl_scenes category k is shapes.CLASS_NAMES[k - 1]; the generator keeps a copy so it needs no numpy."""
+    tree = ast.parse(open(os.path.join(REPO, "tfssl", "data", "render", "shapes.py")).read())
+    names = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                 and any(getattr(t, "id", None) == "CLASS_NAMES" for t in node.targets))
+    assert tuple(names) == model_zoo.SHAPE_NAMES
