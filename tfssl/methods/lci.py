@@ -34,7 +34,7 @@ Differences from the reference code (github.com/sjenni/LCI, TF 1.15 + contrib), 
     difference is negligible).
   - `flip` mirrors each source image left-right first (off by default, as in the reference; gin/lci.gin turns it
     on): on tfssl_objects/tc00, lit from one fixed direction, the shading alone otherwise tells the rotation and the
-    classifier learns that instead of shapes (README "LCI").
+    classifier learns that instead of shapes (docs/notes/lci.md).
 """
 
 from __future__ import annotations

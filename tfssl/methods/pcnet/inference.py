@@ -13,10 +13,10 @@ Zhan et al., "Self-Supervised Scene De-occlusion" (CVPR 2020), Sec. 3.3, as the 
   4. Content completion: PCNet-C fills hole = (amodal \\ modal) dilated by `hole_dilation` pixels, composited
      into an RGBA layer per object; the background is inpainted with the union of all objects as the hole.
 
-Three options beyond the reference, measured on tfssl_scenes (README): `order_score='soft'` compares the summed
-probabilities instead of the counts above `occ_threshold`; `flip_average` averages PCNet-M over each crop and its
-mirror image (`FlipAveraged`); `total_order` decides all pairs of a scene together as the one front-to-back ranking
-that agrees best with their evidence (`consistent_order`), so the order has no cycles. The defaults are the
+Three options beyond the reference, measured on tfssl_scenes (docs/notes/pcnet.md): `order_score='soft'` compares
+the summed probabilities instead of the counts above `occ_threshold`; `flip_average` averages PCNet-M over each crop
+and its mirror image (`FlipAveraged`); `total_order` decides all pairs of a scene together as the one front-to-back
+ranking that agrees best with their evidence (`consistent_order`), so the order has no cycles. The defaults are the
 reference's.
 
 `eraser_dilation` (pixels) grows every eraser in steps 1 and 3: with predicted, not ground-truth, modal masks

@@ -267,7 +267,7 @@ class PCNet(Method):
       mean_colour_prior: PCNet-C predicts the residual over the mean colour of the instance's visible pixels
         instead of the colour itself (tfssl's addition, off in the paper files): the network starts from the
         mean-colour fill and learns what the visible context adds (shading, texture), which a narrow network
-        trained for minutes on a CPU otherwise does not reach (see the README).
+        trained for minutes on a CPU otherwise does not reach (docs/notes/pcnet.md).
       *_weight: the loss weights (paper values as defaults).
     """
 
