@@ -13,8 +13,8 @@ from tests.conftest import REPO
 from tests.method_checks import run_method_checks
 from tfssl.core import experiment
 from tfssl.layers import image_ops
-from tfssl.methods.lci import (LCI, hinge_discriminator_loss, hinge_generator_loss, masked_mse, pair_discriminator,
-                               pair_patches)
+from tfssl.methods.lci import (LCI, hinge_discriminator_loss, hinge_generator_loss, inpainted_examples, masked_mean,
+                               masked_mse, pair_discriminator, pair_patches)
 
 # SGD: its step is linear in the gradient, so float-rounding differences between replica layouts stay small (Adam's
 # first step is lr * sign(g), which flips for near-zero gradients) and an F step's effect on the loss is first-order.
@@ -224,6 +224,57 @@ def test_inpainter_step_raises_the_classifier_loss_on_a_fixed_batch():
     changed = _changed(method, before_values)
     assert not changed & _paths(method.encoder, method.head, method.discriminator)
     assert {v.path for v in method.optimizer_variables("inpainter")} <= changed
+
+
+def test_inpainted_examples_are_the_lci_class_and_the_autoencoded_half_of_class_0():
+    class_ids = tf.constant(np.repeat([0, 1, 2, 3, 4, 5], 4), tf.int32)
+    chosen = inpainted_examples(class_ids, 4).numpy().reshape(6, 4)
+    np.testing.assert_array_equal(chosen[0], [False, True, False, True])  # odd positions carry F's autoencoding
+    assert chosen[1].all() and not chosen[2:].any()  # LCI class yes; rotations and warp no
+    np.testing.assert_allclose(float(masked_mean(tf.constant([1.0, 2.0, 3.0]), tf.constant([True, False, True]))), 2.0)
+    assert float(masked_mean(tf.constant([1.0]), tf.constant([False]))) == 0.0
+
+
+def test_restricted_term_rewards_f_only_for_confusing_inpainted_with_autoencoded():
+    method, batch = _method(classifier_term="inpainted"), _batch()
+    losses = method.compute_losses(batch, ("inpainter",))
+    views = method.synthesize(tf.constant(batch["image"]), tf.constant(batch["index"]), method.step,
+                              training_inpainter=True)  # as compute_losses runs F when it updates it
+    logits = method.transformation_logits(views["inputs"])
+    per_example = keras.losses.sparse_categorical_crossentropy(views["labels"], logits, from_logits=True).numpy()
+    chosen = inpainted_examples(views["class_ids"], 8).numpy()
+    np.testing.assert_allclose(float(losses["inpainter_classifier_term"]), per_example[chosen].mean(), rtol=1e-4)
+    own = float(losses["inpainter_adversarial"] + losses["inpainter_reconstruction"])
+    np.testing.assert_allclose(float(losses["inpainter_loss"]), own - per_example[chosen].mean(), rtol=1e-4)
+    # With F's own terms off, its step follows the restricted term alone: it raises that cross-entropy.
+    method = _method(classifier_term="inpainted", reconstruction_weight=0.0, adversarial_weight=0.0)
+    before = float(method.compute_losses(batch, ("inpainter",))["inpainter_classifier_term"])
+    method.update_step(batch, ("inpainter",))
+    after = float(method.compute_losses(batch, ("inpainter",))["inpainter_classifier_term"])
+    assert after > before, (before, after)
+    with pytest.raises(ValueError, match="classifier_term"):
+        _method(classifier_term="rotations")
+
+
+def test_classifier_weight_zero_makes_f_blind_to_the_classifier():
+    batch = _batch()
+    first = _method(classifier_weight=0.0)
+    second = _method(classifier_weight=0.0)
+    second.set_weights(first.get_weights())
+    # A different classifier: F's step must not change, since nothing in its loss reads the classifier now.
+    second.head.kernel.assign(second.head.kernel * -3.0 + 0.5)
+    for method in (first, second):
+        method.update_step(batch, ("inpainter",))
+    for a, b in zip(first.inpainter.weights, second.inpainter.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    # With the weight at 1 the same two classifiers do steer F differently.
+    first, second = _method(), _method()
+    second.set_weights(first.get_weights())
+    second.head.kernel.assign(second.head.kernel * -3.0 + 0.5)
+    for method in (first, second):
+        method.update_step(batch, ("inpainter",))
+    assert any(not np.allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+               for a, b in zip(first.inpainter.weights, second.inpainter.weights))
 
 
 def test_unknown_networks_are_refused():

@@ -55,6 +55,7 @@ ALL_CLASSES = (0, 1, 2, 3, 4, 5)
 UNTRANSFORMED, LCI_CLASS, WARP_CLASS = 0, 1, 5
 ROTATION_CLASSES = (2, 3, 4)
 PASTE_MODES = ("full", "center")
+CLASSIFIER_TERMS = ("all", "inpainted")
 
 # Random streams of tfssl.layers.rng.example_uniform: one per use, so the draws are independent.
 _PATCH_STREAM, _NOISE_STREAM, _WARP_STREAM = 11, 12, 13
@@ -173,6 +174,25 @@ def masked_mse(target: tf.Tensor, prediction: tf.Tensor, mask: tf.Tensor) -> tf.
     return tf.reduce_sum(mask * tf.square(target - prediction)) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
+def masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Mean of values [N] where mask [N] (bool) holds; 0 when it holds nowhere."""
+    weights = tf.cast(mask, values.dtype)
+    return tf.reduce_sum(weights * values) / tf.maximum(tf.reduce_sum(weights), 1.0)
+
+
+def inpainted_examples(class_ids: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """Which classifier inputs show F's output unrotated: the LCI class and the autoencoded half of class 0.
+
+    Args:
+      class_ids: int32 [len(classes) * count], the class of each input, class-major (`LCI.synthesize`'s layout).
+      count: source images per class; odd positions of class 0 carry the autoencoded patch.
+    Returns:
+      bool [len(classes) * count].
+    """
+    position = tf.range(tf.shape(class_ids)[0]) % count
+    return (class_ids == LCI_CLASS) | ((class_ids == UNTRANSFORMED) & (position % 2 == 1))
+
+
 # ==== the method ======================================================================================================
 
 @register
@@ -195,7 +215,13 @@ class LCI(Method):
       noise_scale: std of the noise that fills the erased centre.
       flip: mirror each source image left-right with probability 1/2 first (as tfssl's Rotation; not in the
         reference). On data with a fixed light direction it stops shading from giving the rotation away.
-      reconstruction_weight, adversarial_weight, classifier_weight: F's loss terms (50, 1, 1).
+      reconstruction_weight, adversarial_weight, classifier_weight: F's loss terms (50, 1, 1). classifier_weight=0
+        trains F without fooling the classifier at all.
+      classifier_term: which of the classifier's decisions F is rewarded for confusing. 'all' (the reference):
+        minus the cross-entropy of the whole batch, so F also gains from making the rotation classes ambiguous,
+        since half of every rotation class carries its autoencoded patch. 'inpainted': minus the cross-entropy of
+        the images F produced for the decision the paper means it for, the LCI class against the autoencoded half of
+        class 0 (unrotated); the rotation classes no longer reward F.
     """
 
     def __init__(self, image_size: int = 64, encoder_fn: Callable[..., keras.Model] = resnet9,
@@ -205,7 +231,7 @@ class LCI(Method):
                  crop_fraction: float = 0.8, max_angle: float = 0.07 * math.pi, rotated_fraction: float = 0.5,
                  noise_scale: float = 0.1, flip: bool = False,
                  reconstruction_weight: float = 50.0, adversarial_weight: float = 1.0,
-                 classifier_weight: float = 1.0, name: str = "lci"):
+                 classifier_weight: float = 1.0, classifier_term: str = "all", name: str = "lci"):
         super().__init__(name=name)
         classes = tuple(int(c) for c in classes)
         if UNTRANSFORMED not in classes or len(set(classes)) != len(classes) or not set(classes) <= set(ALL_CLASSES):
@@ -213,6 +239,8 @@ class LCI(Method):
                              f"got {classes}; e.g. (0, 2, 3, 4) for rotation only")
         if paste not in PASTE_MODES:
             raise ValueError(f"LCI.paste must be one of {PASTE_MODES}, got '{paste}'")
+        if classifier_term not in CLASSIFIER_TERMS:
+            raise ValueError(f"LCI.classifier_term must be one of {CLASSIFIER_TERMS}, got '{classifier_term}'")
         self.image_size = image_size
         self.classes = classes
         self.patch_size, self.erase_size, self.paste = patch_size, erase_size, paste
@@ -223,6 +251,7 @@ class LCI(Method):
         self.reconstruction_weight = reconstruction_weight
         self.adversarial_weight = adversarial_weight
         self.classifier_weight = classifier_weight
+        self.classifier_term = classifier_term
 
         self.encoder = encoder_fn(image_size=image_size)
         self.head = keras.layers.Dense(len(classes), name="transformation_head")
@@ -341,8 +370,8 @@ class LCI(Method):
         views = self.synthesize(batch["image"], batch["index"], step, training_inpainter="inpainter" in update)
         logits = self.transformation_logits(views["inputs"], training="encoder" in update)
         labels = views["labels"]
-        cross_entropy = tf.reduce_mean(
-            keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+        per_example = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        cross_entropy = tf.reduce_mean(per_example)
         correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
         losses = {"loss": cross_entropy, "classifier_accuracy": tf.reduce_mean(correct)}
         for cls, name in ((LCI_CLASS, "lci"), (WARP_CLASS, "warp")):
@@ -363,15 +392,19 @@ class LCI(Method):
                 # F's own terms; its full loss also subtracts the classifier's cross-entropy (below).
                 "inpainter_reconstruction": self.reconstruction_weight * (border + whole),
             })
+            fooled = cross_entropy
+            if self.classifier_term == "inpainted":
+                fooled = masked_mean(per_example, inpainted_examples(views["class_ids"], tf.shape(batch["image"])[0]))
+                losses["inpainter_classifier_term"] = fooled
             losses["inpainter_loss"] = (self.adversarial_weight * adversarial + losses["inpainter_reconstruction"]
-                                        - self.classifier_weight * cross_entropy)
+                                        - self.classifier_weight * fooled)
         return losses
 
     def update_step(self, batch: dict, update: Sequence[str]) -> dict[str, tf.Tensor]:
         """One step that updates the networks named in `update` (a subset of `self.networks`) from one forward.
 
-        F's gradient is d(its own terms) - classifier_weight * d(cross-entropy); the cross-entropy's gradient
-        w.r.t. the classifier and F comes from one backward pass through the classifier.
+        F's gradient is d(its own terms) - classifier_weight * d(cross-entropy); with classifier_term='all' the
+        cross-entropy's gradient w.r.t. the classifier and F comes from one backward pass through the classifier.
         """
         unknown = set(update) - set(self.networks)
         if unknown:
@@ -395,6 +428,8 @@ class LCI(Method):
             ce_grads = gradient(losses["loss"], classifier_vars + inpainter_vars)
             grads["encoder"], ce_inpainter = ce_grads[:len(classifier_vars)], ce_grads[len(classifier_vars):]
         if inpainter_vars:
+            if self.classifier_term == "inpainted":  # F's term is another cross-entropy than the classifier's
+                ce_inpainter = gradient(losses["inpainter_classifier_term"], inpainter_vars)
             grads["inpainter"] = [g - self.classifier_weight * c
                                   for g, c in zip(gradient(own, inpainter_vars), ce_inpainter)]
         if "discriminator" in update:
