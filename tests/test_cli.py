@@ -245,3 +245,18 @@ def test_two_worker_multi_worker_mirrored_run(tmp_path):
     assert_identical(tmp_path / "w0.npz", tmp_path / "w1.npz")
     assert tf.train.latest_checkpoint(str(tmp_path / "run" / "ckpt")).endswith("ckpt-4")
     assert _starts(str(tmp_path / "run")) == [0], "only the chief writes the run log"
+
+
+def test_list_configurables_names_every_registered_configurable():
+    result = _run(["tfssl.train", "--list_configurables"], timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = set(result.stdout.split())
+    import tfssl.registry  # noqa: F401  (what the tool lists is what the registry registers)
+    import gin
+
+    # Test modules may register configurables of their own: compare with the library's.
+    library = {selector for selector, configurable in gin.config._REGISTRY.items()
+               if configurable.wrapped.__module__.startswith("tfssl.")}
+    assert names == library
+    assert {"tfssl.Experiment", "tfssl.methods.Rotation", "tfssl.methods.PCNet", "tfssl.data.scene_pair_dataset",
+            "tfssl.methods.pcnet_sample", "tfssl.evaluation.layer_probes"} <= names

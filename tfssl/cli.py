@@ -34,8 +34,8 @@ def list_configurables() -> None:
 
     import tfssl.registry  # noqa: F401  (imports every module that registers configurables)
 
-    for name in sorted({".".join(c) if isinstance(c, tuple) else c
-                        for c in (getattr(gin.config, "_REGISTRY", {}) or {}).keys()}):
+    # gin keeps its registry in a SelectorMap (no public listing API): its items are (selector, configurable).
+    for name in sorted({selector for selector, _ in gin.config._REGISTRY.items()}):
         print(name)
 
 
