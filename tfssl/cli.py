@@ -35,7 +35,8 @@ def list_configurables() -> None:
     import tfssl.registry  # noqa: F401  (imports every module that registers configurables)
 
     # gin keeps its registry in a SelectorMap (no public listing API): its items are (selector, configurable).
-    for name in sorted({selector for selector, _ in gin.config._REGISTRY.items()}):
+    # gin's own helpers (gin.macro, gin.constant, ...) are left out.
+    for name in sorted({selector for selector, _ in gin.config._REGISTRY.items() if selector.startswith("tfssl.")}):
         print(name)
 
 
