@@ -228,6 +228,7 @@ def test_sigkill_mid_run_resumes_from_the_last_checkpoint(tmp_path):
 
 _WORKER = """
 import sys, numpy as np
+import tfssl.registry  # noqa: F401  (a fresh process: register the configurables the gin files name)
 from tfssl.core import experiment
 session = experiment.setup(sys.argv[1], ["gin/rotation.gin", "gin/smoke.gin"], [
     "tfssl.make_strategy.kind = 'multi_worker'", "TRAIN_STEPS = 4"])
