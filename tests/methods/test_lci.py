@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import REPO
-from tests.method_checks import run_method_checks
+from tests.method_checks import Returns, check_resume_equivalence, run_method_checks
 from tfssl.core import experiment
 from tfssl.layers import image_ops
 from tfssl.methods.lci import (LCI, hinge_discriminator_loss, hinge_generator_loss, inpainted_examples, masked_mean,
@@ -22,6 +22,10 @@ BINDINGS = ["tfssl.make_optimizer.total_steps = 10", "tfssl.layers.resnet9.width
             "tfssl.make_optimizer.learning_rate = 0.1"]
 SMALL = dict(image_size=32, patch_size=16, erase_size=12, inpainter_depth=3, inpainter_width=8,
              discriminator_width=8)
+# gin/lci.gin + gin/smoke.gin with SMALL's geometry, width 4, 12 images in batches of 8 (the resume starts mid-epoch).
+RESUME = ["IMAGE_SIZE = 32", "GLOBAL_BATCH = 8", "train/tfssl.data.image_dataset.image_size = %IMAGE_SIZE",
+          "train/tfssl.data.image_dataset.max_examples = 12", "tfssl.layers.resnet9.width = 4",
+          *(f"tfssl.methods.LCI.{k} = {v}" for k, v in SMALL.items() if k != "image_size")]
 
 
 def _batch(n=8, size=32, seed=0):
@@ -286,9 +290,16 @@ def test_unknown_networks_are_refused():
 
 def test_lci_method_contract(tmp_path):
     gin.parse_config(BINDINGS)
-    run_method_checks(lambda: LCI(**SMALL), _batch(), tmp_path / "export")
+    run_method_checks(lambda: LCI(**SMALL), _batch(), tmp_path / "export",
+                      endpoints={"predict_transformation": Returns((6,), 0.0, 1.0, unit="sum"),
+                                 "inpaint_patch": Returns((16, 16, 3), 0.0, 1.0)},
+                      endpoint_inputs={"patches": lambda batch: batch["image"][:, :16, :16]})
     manifest = json.load(open(tmp_path / "export" / "manifest.json"))
     assert {"saved_model/inpaint_patch", "saved_model/predict_transformation"} <= set(manifest["parity"])
+
+
+def test_lci_resumes_exactly_in_a_fresh_process(tmp_path):
+    check_resume_equivalence(["gin/lci.gin", "gin/smoke.gin"], RESUME, tmp_path)
 
 
 def test_summaries_and_inpaint_patch_endpoint():

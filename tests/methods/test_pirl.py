@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tests.multi_worker import assert_identical, run_two_workers
-from tests.method_checks import run_method_checks
+from tests.method_checks import Returns, check_resume_equivalence, run_method_checks
 from tfssl.layers.rng import example_uniform
 from tfssl.methods import pirl
 from tfssl.methods.pirl import PIRL
@@ -17,6 +17,9 @@ from tfssl.methods.pirl import PIRL
 BINDINGS = ["tfssl.make_optimizer.total_steps = 10", "tfssl.layers.resnet9.width = 4",
             "encoder/tfssl.make_optimizer.learning_rate = 0.1"]
 BANK = 48
+# gin/pirl.gin + gin/smoke.gin at 32 px, width 4, a 12-image bank in batches of 8 (the resume starts mid-epoch).
+RESUME = ["IMAGE_SIZE = 32", "GLOBAL_BATCH = 8", "train/tfssl.data.image_dataset.image_size = %IMAGE_SIZE",
+          "TRAIN_EXAMPLES = 12", "tfssl.methods.PIRL.num_negatives = 8", "tfssl.layers.resnet9.width = 4"]
 # Chi-square critical values at p = 0.001 by degrees of freedom (a uniform sampler fails 1 run in 1000).
 CHI2_CRITICAL_0001 = {5: 20.515, 8: 26.124}
 
@@ -255,7 +258,12 @@ def test_lambda_weights_the_two_terms_linearly():
 # ---- the method ----------------------------------------------------------------------------------------------------
 def test_pirl_method_contract(tmp_path):
     gin.parse_config(BINDINGS)
-    run_method_checks(_method, _batch(), tmp_path / "export")
+    run_method_checks(_method, _batch(), tmp_path / "export",
+                      endpoints={"embed": Returns((128,), -1.0, 1.0, unit="l2")})
+
+
+def test_pirl_resumes_exactly_in_a_fresh_process(tmp_path):
+    check_resume_equivalence(["gin/pirl.gin", "gin/smoke.gin"], RESUME, tmp_path)
 
 
 def test_pirl_learns_invariance_on_a_tiny_dataset():

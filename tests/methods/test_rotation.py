@@ -4,12 +4,15 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from tests.method_checks import run_method_checks
+from tests.method_checks import Returns, check_resume_equivalence, run_method_checks
 from tfssl.layers.augment import rotate_four
 from tfssl.methods.rotation import Rotation
 
 BINDINGS = ["tfssl.make_optimizer.total_steps = 10", "tfssl.layers.resnet9.width = 4",
             "encoder/tfssl.make_optimizer.learning_rate = 0.1"]
+# gin/rotation.gin + gin/smoke.gin at 32 px, width 4, 12 images in batches of 8 (the resume starts mid-epoch).
+RESUME = ["IMAGE_SIZE = 32", "GLOBAL_BATCH = 8", "train/tfssl.data.image_dataset.image_size = %IMAGE_SIZE",
+          "train/tfssl.data.image_dataset.max_examples = 12", "tfssl.layers.resnet9.width = 4"]
 
 
 def _batch(n=8, size=32, seed=0):
@@ -20,7 +23,12 @@ def _batch(n=8, size=32, seed=0):
 
 def test_rotation_method_contract(tmp_path):
     gin.parse_config(BINDINGS)
-    run_method_checks(lambda: Rotation(image_size=32), _batch(), tmp_path / "export")
+    run_method_checks(lambda: Rotation(image_size=32), _batch(), tmp_path / "export",
+                      endpoints={"predict_rotation": Returns((4,), 0.0, 1.0, unit="sum")})
+
+
+def test_rotation_resumes_exactly_in_a_fresh_process(tmp_path):
+    check_resume_equivalence(["gin/rotation.gin", "gin/smoke.gin"], RESUME, tmp_path)
 
 
 def test_rotation_learns_on_a_fixed_batch():
