@@ -81,7 +81,7 @@ def measure(model_dir: str, trained: bool, num_images: int) -> dict:
 
     first, second = embed(VIEW_STEPS[0]), embed(VIEW_STEPS[1])
     result = {"step": int(session.trainer.step), "num_images": len(images), "views": retrieval(first, second)}
-    if trained:
+    if trained and method.memory_bank is not None:  # negatives='batch' has no bank
         result["bank"] = retrieval(first, method.memory_bank.numpy()[index])
     return result
 

@@ -266,6 +266,87 @@ def test_pirl_resumes_exactly_in_a_fresh_process(tmp_path):
     check_resume_equivalence(["gin/pirl.gin", "gin/smoke.gin"], RESUME, tmp_path)
 
 
+# ---- negatives='batch' (issue #21) ---------------------------------------------------------------------------------
+def _batch_method(**kwargs):
+    return _method(**{"negatives": "batch", "loss": "infonce", "bank_size": None, **kwargs})
+
+
+def _unit(rs, *shape):
+    x = rs.randn(*shape).astype("float32")
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _numpy_batch_info_nce(queries, targets, positive, temperature):
+    """-log softmax_j(cos(q_i, k_j) / t)[positive_i], float64."""
+    logits = queries.astype("float64") @ targets.astype("float64").T / temperature
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_softmax[np.arange(len(queries)), positive]
+
+
+def test_batch_info_nce_matches_numpy_and_falls_when_the_positive_rises():
+    rs = np.random.RandomState(2)
+    queries, targets = _unit(rs, 3, 16), _unit(rs, 7, 16)  # 3 queries of one replica, a global batch of 7
+    positive = np.array([2, 3, 4])  # this replica's examples sit at global positions 2..4
+    logits = pirl.batch_logits(tf.constant(queries), tf.constant(targets), 0.07)
+    assert logits.shape == (3, 7) and np.abs(logits.numpy()).max() <= 1 / 0.07
+    loss = pirl.batch_info_nce_loss(logits, tf.constant(positive)).numpy()
+    np.testing.assert_allclose(loss, _numpy_batch_info_nce(queries, targets, positive, 0.07), rtol=1e-5)
+    assert np.all(loss >= 0)
+    # With the positive in column 0 it is the bank mode's InfoNCE.
+    np.testing.assert_allclose(pirl.batch_info_nce_loss(logits, tf.zeros(3, tf.int32)).numpy(),
+                               pirl.info_nce_loss(logits).numpy(), rtol=1e-6)
+    # Raising each positive's logit (and only it) lowers every loss; raising a negative's raises it.
+    raised = logits + 2.0 * tf.one_hot(positive, 7)
+    assert np.all(pirl.batch_info_nce_loss(raised, tf.constant(positive)).numpy() < loss)
+    worse = logits + 2.0 * tf.one_hot([0, 0, 0], 7)
+    assert np.all(pirl.batch_info_nce_loss(worse, tf.constant(positive)).numpy() > loss)
+    # A target equal to its query gives the largest logit, so top-1 finds it.
+    aligned = pirl.batch_logits(tf.constant(targets[2:5]), tf.constant(targets), 0.07)
+    np.testing.assert_array_equal(pirl.top1(aligned, tf.constant(positive)).numpy(), 1.0)
+
+
+def test_batch_negatives_need_no_bank_and_use_infonce():
+    gin.parse_config(BINDINGS)
+    method = _batch_method()
+    assert method.memory_bank is None and method.nce_offset is None and method.bank_size is None
+    assert not [v.path for v in method.variables if "memory_bank" in v.path]
+    assert _batch_method(bank_size=BANK).memory_bank is None  # a bound bank_size (gin/pirl.gin) is ignored
+    with pytest.raises(ValueError, match="infonce"):
+        _batch_method(loss="nce")
+    with pytest.raises(ValueError, match="negatives"):
+        _method(negatives="queue")
+
+
+def test_batch_negatives_step_contrasts_both_views_against_the_second_views():
+    """The step's losses are lambda * InfoNCE(v_It, {v_I'}) + (1 - lambda) * InfoNCE(v_I, {v_I'}), recomputed."""
+    gin.parse_config(BINDINGS + ["encoder/tfssl.make_optimizer.learning_rate = 0.0"])
+    method = _batch_method(jigsaw_weight=0.3)
+    batch = _batch(6)
+    images, index, step = tf.constant(batch["image"]), tf.constant(batch["index"]), tf.constant(0)
+    view = method.image_view(images, index, step)
+    target_view = method.image_view(images, index, step, pirl.TARGET_VIEW_STREAMS)
+    assert np.abs(view.numpy() - target_view.numpy()).max() > 0.1, "I' must be a second, different augmentation"
+    both = method.embed_image(tf.concat([view, target_view], axis=0), training=True).numpy()
+    v_image, v_target = both[:6], both[6:]
+    v_jigsaw = method.embed_jigsaw(method.jigsaw_view(images, index, step)[0], training=True).numpy()
+    out = {k: float(v) for k, v in tf.function(method.train_step)(batch).items()}
+    own = np.arange(6)
+    image_term = _numpy_batch_info_nce(v_image, v_target, own, 0.07).mean()
+    jigsaw_term = _numpy_batch_info_nce(v_jigsaw, v_target, own, 0.07).mean()
+    np.testing.assert_allclose(out["loss_image"], image_term, rtol=1e-4)
+    np.testing.assert_allclose(out["loss_jigsaw"], jigsaw_term, rtol=1e-4)
+    np.testing.assert_allclose(out["loss"], 0.3 * jigsaw_term + 0.7 * image_term, rtol=1e-4)
+    np.testing.assert_allclose(out["positive_similarity"], np.sum(v_image * v_target, axis=1).mean(), atol=1e-5)
+    assert 0.0 <= out["image_top1"] <= 1.0 and 0.0 <= out["jigsaw_top1"] <= 1.0 and 0.0 < out["embedding_std"]
+
+
+def test_pirl_batch_negatives_method_contract(tmp_path):
+    """Includes 2 replicas == 1 device: the targets are all-gathered (with their gradient), positives offset."""
+    gin.parse_config(BINDINGS)
+    run_method_checks(_batch_method, _batch(), tmp_path / "export")
+
+
 def test_pirl_learns_invariance_on_a_tiny_dataset():
     """12 images, all in every batch: the loss falls and each jigsaw retrieves its own image among the 12."""
     gin.parse_config(BINDINGS + ["tfssl.make_optimizer.schedule = 'constant'",

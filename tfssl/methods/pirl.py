@@ -22,6 +22,23 @@ Differences from the paper and VISSL's configs, and why:
   kept in a variable so that a resumed run uses the same one. InfoNCE (softmax over 1 + N) is the alternative.
 - The bank has one row per example of the training split (`index` of the input batches); its update uses the
   embeddings and indices of the *global* batch (all-gathered), so every replica and worker holds the same bank.
+
+Negatives: `negatives='bank'` (the default, the paper's) is the above. `negatives='batch'` needs no bank (issue #21:
+at a small budget a bank row is refreshed about once per epoch, so the positive m_I is staler than the negatives for
+the first few hundred steps). It replaces m_I by v_I' = f(I'), the embedding of a second, independently augmented
+view I' of the same image in the current step, and contrasts against the other images of the *global* batch:
+
+  L = lambda * InfoNCE(v_It, {v_I'_j}) + (1 - lambda) * InfoNCE(v_I, {v_I'_j}),   j over the global batch of B,
+  InfoNCE(q_i, {k_j}) = -log( exp(cos(q_i, k_i) / t) / sum_j exp(cos(q_i, k_j) / t) )
+
+so each example has its own other view as the positive and B - 1 negatives (the other images' v_I'). This is the
+bank-free form closest to PIRL's objective: the bank row is itself an f-embedding of earlier augmented views of I
+and both terms share it as their target, so f(I') keeps one shared target per image, f only (never g), lambda's
+meaning (lambda = 0 is in-batch instance discrimination, the counterpart of NPID) and the temperature. What differs:
+the targets are live network outputs and carry gradient (as in SimCLR; the bank's rows are stored values and carry
+none), they are all-gathered across replicas with their gradient (the positive's column is offset by the sizes of
+the replicas before this one), and the loss is InfoNCE (binary NCE's noise model is uniform sampling from the bank).
+The image and target views go through the encoder in one call, so BatchNorm sees both.
 """
 
 from __future__ import annotations
@@ -42,6 +59,7 @@ NUM_PATCHES = GRID * GRID
 # The paper's jigsaw geometry: a 255 px crop, 85 px cells, 64 px patches; tfssl scales it to the input size.
 PAPER_CELL, PAPER_PATCH = 85, 64
 LOSSES = ("nce", "infonce")
+NEGATIVES = ("bank", "batch")
 
 # example_uniform streams: every random decision of a step draws from its own stream (Rotation uses 1).
 _CROP_STREAM = 20
@@ -53,6 +71,14 @@ _PATCH_JITTER_STREAM = 25
 _PERMUTATION_STREAM = 26
 _NEGATIVE_STREAM = 27
 _BLUR_STREAM = 28
+# negatives='batch': the second image view I' (the target that stands in for the bank row).
+_TARGET_CROP_STREAM = 29
+_TARGET_FLIP_STREAM = 30
+_TARGET_JITTER_STREAM = 31
+_TARGET_BLUR_STREAM = 32
+# (crop, flip, jitter, blur) streams of the image view I and of the target view I'.
+IMAGE_VIEW_STREAMS = (_CROP_STREAM, _FLIP_STREAM, _JITTER_STREAM, _BLUR_STREAM)
+TARGET_VIEW_STREAMS = (_TARGET_CROP_STREAM, _TARGET_FLIP_STREAM, _TARGET_JITTER_STREAM, _TARGET_BLUR_STREAM)
 
 
 # ---- views --------------------------------------------------------------------------------------------------------
@@ -189,6 +215,33 @@ def info_nce_loss(logits: tf.Tensor) -> tf.Tensor:
     return tf.reduce_logsumexp(logits, axis=1) - logits[:, 0]
 
 
+def batch_logits(queries: tf.Tensor, targets: tf.Tensor, temperature: float) -> tf.Tensor:
+    """In-batch cosine logits: unit queries [b, D] (this replica), unit targets [B, D] (global batch) -> [b, B].
+
+    Entry (i, j) is cos(q_i, k_j) / t, clipped to [-1/t, 1/t] like `similarity_logits`.
+    """
+    cosine = tf.matmul(queries, targets, transpose_b=True)
+    return tf.clip_by_value(cosine, -1.0, 1.0) / temperature
+
+
+def batch_info_nce_loss(logits: tf.Tensor, positive: tf.Tensor) -> tf.Tensor:
+    """InfoNCE with the positive in column `positive[i]` of row i, every other column a negative.
+
+    Args:
+      logits: float32 [b, B]; positive: int [b] in [0, B).
+    Returns:
+      float32 [b] >= 0: logsumexp_j(logits[i, j]) - logits[i, positive[i]] (`info_nce_loss` when positive is 0).
+    """
+    positive_logit = tf.gather(logits, tf.cast(positive, tf.int32), axis=1, batch_dims=1)
+    return tf.reduce_logsumexp(logits, axis=1) - positive_logit
+
+
+def top1(logits: tf.Tensor, positive: tf.Tensor) -> tf.Tensor:
+    """1.0 where the positive is the highest of its row's logits, else 0.0: [b, B], int [b] -> float32 [b]."""
+    best = tf.argmax(logits, axis=1, output_type=tf.int32)
+    return tf.cast(tf.equal(best, tf.cast(positive, tf.int32)), tf.float32)
+
+
 def pirl_loss(jigsaw_loss: tf.Tensor, image_loss: tf.Tensor, jigsaw_weight: float) -> tf.Tensor:
     """The paper's final loss: lambda * L(m_I, v_It) + (1 - lambda) * L(m_I, v_I); lambda = 0 is NPID, PIRL uses 0.5."""
     return jigsaw_weight * jigsaw_loss + (1.0 - jigsaw_weight) * image_loss
@@ -212,6 +265,17 @@ def _gather_replicas(value: tf.Tensor) -> tf.Tensor:
     return tf.distribute.get_replica_context().all_gather(value, axis=0)
 
 
+def _replica_offset(local_size: tf.Tensor) -> tf.Tensor:
+    """Where this replica's examples start in the global batch (all-gather's replica order): int32 scalar >= 0.
+
+    The sum of the local batch sizes of the replicas before this one (0 without a strategy), so the offset is right
+    even when the replicas hold different numbers of examples.
+    """
+    context = tf.distribute.get_replica_context()
+    sizes = context.all_gather(tf.reshape(tf.cast(local_size, tf.int32), [1]), axis=0)
+    return tf.reduce_sum(sizes[:context.replica_id_in_sync_group])
+
+
 def _shared_trunk(encoder: keras.Model, patch: int) -> keras.Model:
     """The encoder's layers applied to patch-sized inputs (same weights): the paper's shared trunk.
 
@@ -224,19 +288,24 @@ def _shared_trunk(encoder: keras.Model, patch: int) -> keras.Model:
 
 @register
 class PIRL(Method):
-    """Pretext-invariant representation learning with a jigsaw pretext and a memory bank.
+    """Pretext-invariant representation learning with a jigsaw pretext and a memory bank (or in-batch negatives).
 
-    Batch in: {"image": float32 [B, H, W, 3] in [0, 1], "index": int64 [B] in [0, bank_size)}.
+    Batch in: {"image": float32 [B, H, W, 3] in [0, 1], "index": int64 [B] in [0, bank_size)} (with
+    negatives='batch', `index` is any int >= 0 that names the example: it seeds the example's randomness).
 
     Args:
       image_size: input side in pixels (the jigsaw geometry scales with it).
-      bank_size: memory-bank rows = examples in the training split (`@tfssl.data.split_size()`).
+      bank_size: memory-bank rows = examples in the training split (`@tfssl.data.split_size()`); with
+        negatives='batch' it may be None and is ignored (no bank is built).
       encoder_fn: the trunk, `(image_size=...) -> keras.Model` images -> [B, D] features.
       embedding_dim: size of f and g outputs and of the bank rows (128 in the paper).
-      num_negatives: N bank rows per example (32,000 in the paper; 4,096 in its ablations).
+      num_negatives: N bank rows per example (32,000 in the paper; 4,096 in its ablations); ignored with
+        negatives='batch' (N = global batch - 1).
       temperature: t of the cosine logits (0.07).
       jigsaw_weight: lambda of the final loss (0.5); 0 is NPID.
-      loss: "nce" (the paper's binary NCE) or "infonce" (softmax over 1 + N).
+      loss: "nce" (the paper's binary NCE) or "infonce" (softmax over 1 + N); negatives='batch' needs "infonce".
+      negatives: "bank" (the paper's: N rows sampled from the memory bank, positive m_I) or "batch" (the other
+        images of the global batch, positive the image's second view I'; no bank; see the module docstring).
       bank_momentum: weight of the old row in the bank's EMA (0.5).
       crop_area / jigsaw_crop_area: area fractions of the random resized crops of I and of I_t (>= 60% in the paper).
       jitter_strength / patch_jitter_strength: colour distortion of I and of each patch.
@@ -244,7 +313,7 @@ class PIRL(Method):
       blur_probability / blur_sigma: chance that I is Gaussian-blurred, and the range of its standard deviation in
         pixels at the input size (SimCLR's augmentation; not in the PIRL paper, whose default 0 is kept here).
       bank_seed: seed of the bank's random initial rows (default: drawn from NumPy's global state, which the
-        experiment seeds).
+        experiment seeds). bank_momentum and bank_seed are ignored with negatives='batch'.
     """
 
     def __init__(self, image_size: int = 64, bank_size: int | None = None,
@@ -254,16 +323,22 @@ class PIRL(Method):
                  jigsaw_crop_area: tuple[float, float] = (0.6, 1.0), jitter_strength: float = 0.5,
                  patch_jitter_strength: float = 0.5, grayscale_probability: float = 0.2,
                  blur_probability: float = 0.0, blur_sigma: tuple[float, float] = (0.1, 2.0),
-                 bank_seed: int | None = None, name: str = "pirl"):
+                 bank_seed: int | None = None, negatives: str = "bank", name: str = "pirl"):
         super().__init__(name=name)
-        if not bank_size or bank_size < 2:
+        if negatives not in NEGATIVES:
+            raise ValueError(f"unknown PIRL negatives '{negatives}'; use one of {', '.join(NEGATIVES)}")
+        if negatives == "bank" and (not bank_size or bank_size < 2):
             raise ValueError(f"PIRL needs bank_size >= 2 rows, one per training example (got {bank_size}); bind "
                              "tfssl.methods.PIRL.bank_size = @tfssl.data.split_size() and "
                              "tfssl.data.split_size.name = <the training dataset>")
         if loss not in LOSSES:
             raise ValueError(f"unknown PIRL loss '{loss}'; use one of {', '.join(LOSSES)}")
+        if negatives == "batch" and loss != "infonce":
+            raise ValueError(f"PIRL's in-batch negatives use InfoNCE (a softmax over the global batch), not '{loss}'; "
+                             "bind tfssl.methods.PIRL.loss = 'infonce'")
+        self.negatives = negatives
         self.image_size = image_size
-        self.bank_size = int(bank_size)
+        self.bank_size = int(bank_size) if negatives == "bank" else None
         self.embedding_dim = embedding_dim
         self.num_negatives = int(num_negatives)
         self.temperature = float(temperature)
@@ -291,16 +366,18 @@ class PIRL(Method):
         self.g = keras.layers.Dense(embedding_dim, name="g")
         self.g.build((None, NUM_PATCHES * embedding_dim))
 
-        seed = int(np.random.randint(2**31 - 1)) if bank_seed is None else int(bank_seed)
-        initial = unit_rows(self.bank_size, embedding_dim, seed)
-        # ONLY_FIRST_REPLICA: each replica computes the same update from the all-gathered batch, and this aggregation
-        # lets a replica-context (scatter) update be applied once, to every copy.
-        self.memory_bank = self.add_weight(shape=(self.bank_size, embedding_dim), name="memory_bank",
-                                           initializer=lambda shape, dtype: tf.constant(initial, dtype),
-                                           trainable=False, aggregation="only_first_replica")
-        # log(N E[exp(s/t)]) of the binary NCE, estimated on step 0 and checkpointed (a resumed run keeps it).
-        self.nce_offset = self.add_weight(shape=(), name="nce_offset", initializer="zeros", trainable=False,
-                                          aggregation="only_first_replica")
+        self.memory_bank = self.nce_offset = None  # negatives='batch' has neither
+        if negatives == "bank":
+            seed = int(np.random.randint(2**31 - 1)) if bank_seed is None else int(bank_seed)
+            initial = unit_rows(self.bank_size, embedding_dim, seed)
+            # ONLY_FIRST_REPLICA: each replica computes the same update from the all-gathered batch, and this
+            # aggregation lets a replica-context (scatter) update be applied once, to every copy.
+            self.memory_bank = self.add_weight(shape=(self.bank_size, embedding_dim), name="memory_bank",
+                                               initializer=lambda shape, dtype: tf.constant(initial, dtype),
+                                               trainable=False, aggregation="only_first_replica")
+            # log(N E[exp(s/t)]) of the binary NCE, estimated on step 0 and checkpointed (a resumed run keeps it).
+            self.nce_offset = self.add_weight(shape=(), name="nce_offset", initializer="zeros", trainable=False,
+                                              aggregation="only_first_replica")
         networks = self.encoder.trainable_variables + self.f.trainable_variables
         networks += self.g_patch.trainable_variables + self.g.trainable_variables
         self.add_optimizer("encoder", networks)
@@ -325,18 +402,19 @@ class PIRL(Method):
         return tf.math.l2_normalize(tf.cast(v, tf.float32), axis=-1)
 
     # ---- views -----------------------------------------------------------------------------------------------------
-    def image_view(self, images: tf.Tensor, index: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+    def image_view(self, images: tf.Tensor, index: tf.Tensor, step: tf.Tensor,
+                   streams: tuple[int, int, int, int] = IMAGE_VIEW_STREAMS) -> tf.Tensor:
         """I: random resized crop, flip, colour jitter and (optionally) blur of each image.
 
-        [B, S, S, 3] -> [B, S, S, 3] in [0, 1].
+        [B, S, S, 3] -> [B, S, S, 3] in [0, 1]. `streams` are the (crop, flip, jitter, blur) example_uniform streams:
+        `IMAGE_VIEW_STREAMS` for I, `TARGET_VIEW_STREAMS` for the second view I' of negatives='batch'.
         """
-        view = random_resized_crop(images, example_uniform(index, step, _CROP_STREAM, 4), self.crop_area,
-                                   self.image_size)
-        view = random_flip(view, example_uniform(index, step, _FLIP_STREAM)[:, 0])
-        view = colour_jitter(view, example_uniform(index, step, _JITTER_STREAM, 5), self.jitter_strength,
+        crop, flip, jitter, blur = streams
+        view = random_resized_crop(images, example_uniform(index, step, crop, 4), self.crop_area, self.image_size)
+        view = random_flip(view, example_uniform(index, step, flip)[:, 0])
+        view = colour_jitter(view, example_uniform(index, step, jitter, 5), self.jitter_strength,
                              self.grayscale_probability)
-        return random_blur(view, example_uniform(index, step, _BLUR_STREAM, 2), self.blur_probability,
-                           self.blur_sigma)
+        return random_blur(view, example_uniform(index, step, blur, 2), self.blur_probability, self.blur_sigma)
 
     def jigsaw_view(self, images: tf.Tensor, index: tf.Tensor, step: tf.Tensor):
         """I_t: a crop of >= 60% of the image, 9 patches at random offsets in a 3x3 grid, jittered one by one, shuffled.
@@ -401,6 +479,12 @@ class PIRL(Method):
         bank.scatter_update(tf.IndexedSlices(updated_rows(tf.gather(bank, rows), new, self.bank_momentum), rows))
 
     def train_step(self, batch):
+        if self.negatives == "batch":
+            return self._batch_negatives_step(batch)
+        return self._bank_step(batch)
+
+    def _bank_step(self, batch):
+        """The paper's step: both terms against sampled bank rows, then the bank's EMA update."""
         images, index, step = batch["image"], self._checked_index(batch["index"]), self.step
         view = self.image_view(images, index, step)
         patches, _, _, _ = self.jigsaw_view(images, index, step)
@@ -430,6 +514,40 @@ class PIRL(Method):
             # cos(v_I, v_It): how invariant the representation is to the jigsaw transformation.
             "image_jigsaw_similarity": tf.reduce_mean(tf.reduce_sum(v_image * v_jigsaw, axis=-1)),
             "positive_similarity": tf.reduce_mean(logits_image[:, 0]) * self.temperature,
+        }
+
+    def _batch_negatives_step(self, batch):
+        """negatives='batch': both terms against the second views v_I' of the global batch (module docstring)."""
+        images, step = batch["image"], self.step
+        index = tf.cast(batch["index"], tf.int32)
+        view = self.image_view(images, index, step)
+        target_view = self.image_view(images, index, step, TARGET_VIEW_STREAMS)
+        patches, _, _, _ = self.jigsaw_view(images, index, step)
+        local = tf.shape(index)[0]
+        positive = _replica_offset(local) + tf.range(local)  # column of each example's own target
+        with tf.GradientTape() as tape:
+            both = self.embed_image(tf.concat([view, target_view], axis=0), training=True)
+            v_image, v_target = both[:local], both[local:]
+            v_jigsaw = self.embed_jigsaw(patches, training=True)
+            targets = _gather_replicas(v_target)  # [B, D], with its gradient (all_gather's is an all-reduce)
+            logits_image = batch_logits(v_image, targets, self.temperature)
+            logits_jigsaw = batch_logits(v_jigsaw, targets, self.temperature)
+            loss_image = tf.reduce_mean(batch_info_nce_loss(logits_image, positive))
+            loss_jigsaw = tf.reduce_mean(batch_info_nce_loss(logits_jigsaw, positive))
+            loss = pirl_loss(loss_jigsaw, loss_image, self.jigsaw_weight)
+        self.minimize("encoder", loss, tape)
+        positive_logit = tf.gather(logits_image, positive, axis=1, batch_dims=1)
+        return {
+            "loss": loss,
+            "loss_image": loss_image,
+            "loss_jigsaw": loss_jigsaw,
+            "embedding_std": embedding_std(tf.stop_gradient(targets)),
+            "image_jigsaw_similarity": tf.reduce_mean(tf.reduce_sum(v_image * v_jigsaw, axis=-1)),
+            # cos(v_I, v_I'): the positive pair of the image term (the bank mode's cos(v_I, m_I)).
+            "positive_similarity": tf.reduce_mean(positive_logit) * self.temperature,
+            # How often each query's own target is the nearest of the B candidates (chance 1 / B).
+            "image_top1": tf.reduce_mean(top1(logits_image, positive)),
+            "jigsaw_top1": tf.reduce_mean(top1(logits_jigsaw, positive)),
         }
 
     # ---- what a person looks at, and the exports -------------------------------------------------------------------

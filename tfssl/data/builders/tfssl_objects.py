@@ -12,6 +12,14 @@ when off: `tc0l`, `tcvl`, `0000`, ...) plus a size suffix: none (20000/1000/2000
 that the spec asks of embedded defaults (raw pixels score low): textures, random colours and lighting on, shapes
 upright. Configurations share their random streams, so example i of each factor code shows the same class,
 shape model, position and pose bin, and `_small` is a prefix of the default size.
+
+Appearance-pool configs (issue #21): `<code>_pool` plus the same size suffixes (`tc00_pool`, `tc00_pool_small`,
+`tc0l_pool_large`, ...), for the 8 codes with Colour on. There every object's fill comes from a pool of 16 fills and
+every background from a pool of 16 backgrounds, shared by all classes, instances and splits and drawn independently
+of class and shape (`objects.sample_pool_appearance`), so appearance cannot identify an instance (or a class) while
+the held-out shapes per split stay as usual. Example i shows the class, shape, placement, pose and lighting of
+example i of the same code without the pool; with Lighting on the lighting is still each example's own. The
+existing configs' examples are unchanged (the pool draws from its own streams).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from tfssl.data.render import objects, shapes
 
 IMAGE_SIZE = 64
 DEFAULT_CONFIG = "tc0l"
+POOL_SUFFIX = "_pool"  # the appearance-pool configs: <code>_pool<size suffix>
 # suffix -> (train, validation, test) sizes
 SIZES = {
     "": (20000, 1000, 2000),
@@ -47,6 +56,7 @@ class TfsslObjectsConfig(tfds.core.BuilderConfig):
     """A factor setting (`objects.Factors`) and split sizes."""
 
     factors: objects.Factors = objects.Factors()
+    appearance_pool: int = 0  # 0: each instance its own fill and background; K: from a pool of K of each
     num_train: int = 20000
     num_validation: int = 1000
     num_test: int = 2000
@@ -65,6 +75,19 @@ def _make_configs() -> list[TfsslObjectsConfig]:
                 description=(f"Factors T,C,V,L = {factors.code} ({factors.describe()}); "
                              f"{n_train}/{n_val}/{n_test} train/validation/test images."),
                 factors=factors,
+                num_train=n_train,
+                num_validation=n_val,
+                num_test=n_test,
+            ))
+    for suffix, (n_train, n_val, n_test) in SIZES.items():
+        for factors in (f for f in objects.ALL_FACTORS if f.colour):
+            configs.append(TfsslObjectsConfig(
+                name=factors.code + POOL_SUFFIX + suffix,
+                description=(f"Factors T,C,V,L = {factors.code} ({factors.describe()}), object fills and "
+                             f"backgrounds from a pool of {objects.APPEARANCE_POOL} each shared by all classes and "
+                             f"instances; {n_train}/{n_val}/{n_test} train/validation/test images."),
+                factors=factors,
+                appearance_pool=objects.APPEARANCE_POOL,
                 num_train=n_train,
                 num_validation=n_val,
                 num_test=n_test,
@@ -102,8 +125,8 @@ class TfsslObjects(Rendered, tfds.core.GeneratorBasedBuilder):
         return {split: self._generate_examples(split, n) for split, n in self.builder_config.split_sizes.items()}
 
     def _generate_examples(self, split: str, num_examples: int):
-        factors = self.builder_config.factors
+        factors, pool = self.builder_config.factors, self.builder_config.appearance_pool
         for index in range(num_examples):
-            ex = objects.render_object_example(factors, split, index, IMAGE_SIZE)
+            ex = objects.render_object_example(factors, split, index, IMAGE_SIZE, appearance_pool=pool)
             ex["angle"] = np.float32(ex["angle"])
             yield index, ex

@@ -23,16 +23,20 @@ from tfssl.data.render.appearance import (
 )
 from tfssl.data.render.objects import (
     ALL_FACTORS,
+    APPEARANCE_POOL,
     NUM_POSES,
     Factors,
     ObjectLayer,
     ObjectSpec,
     composite,
+    pool_background,
+    pool_fill,
     pose_class,
     render_object_example,
     render_object_layer,
     rotation_range,
     sample_object_spec,
+    sample_pool_appearance,
     to_uint8,
 )
 from tfssl.data.render.shapes import (

@@ -18,6 +18,14 @@ keeps their design (controlled factors, unseen test shapes) at a cost a 2-core C
 Coupling: randomness is drawn from separate streams seeded by (split, index, stream) and never by the factors, so
 example i of every factor configuration shows the same class, shape model, position and pose bin; only what a
 factor controls changes. Dataset sizes do not enter the seed either: a small split is a prefix of a larger one.
+
+Appearance pool (`appearance_pool=K`, the `_pool` configs; issue #21): by default every instance has its own fill
+and background, which lets a contrastive method tell instances apart by appearance alone. With a pool, the object's
+fill is one of K fills and the background one of K backgrounds (`pool_fill`, `pool_background`), shared by every
+class, instance and split; which ones an example gets is drawn from its own stream, independently of its class and
+shape (the background is redrawn, within the pool, until it contrasts with the fill). The pool entries follow
+Texture (patterned or flat), need Colour on (with Colour off the fill colour is the class's, by design), and the
+class, shape, placement, pose and lighting of example i are those of the same code without a pool.
 """
 
 from __future__ import annotations
@@ -35,6 +43,12 @@ SEED = 20200614  # the root of every tfssl_objects example; changing it changes 
 NUM_POSES = 5
 _SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 _STREAM_SHAPE, _STREAM_PLACEMENT, _STREAM_OBJECT, _STREAM_BACKGROUND, _STREAM_LIGHT = range(5)
+_STREAM_POOL = 5  # which pool entries an example gets (appearance-pool configs only)
+APPEARANCE_POOL = 16  # fills and backgrounds in the pool of the `_pool` configs (K of each)
+# Pool entries are seeded by (SEED, _POOL_SEED_ID, kind, entry): no example's seed (SEED, split id in 0..2, index,
+# stream) has this second number, so the pool shares no random numbers with any example.
+_POOL_SEED_ID = 3
+_POOL_FILLS, _POOL_BACKGROUNDS = 0, 1
 _MIN_CONTRAST = 0.3  # RGB distance between mean object and background colours, so the object stays visible
 _UPRIGHT_DEGREES = 15.0
 
@@ -206,10 +220,17 @@ class ObjectSpec:
     fill: app.Fill
     background: app.Background
     lighting: app.Lighting
+    fill_id: int | None = None  # the fill's and background's entries in the appearance pool (None without a pool)
+    background_id: int | None = None
 
 
-def sample_object_spec(factors: Factors, split: str, index: int, size: int = 64) -> ObjectSpec:
-    """Draws example `index` of `split` under `factors`; a pure function of its arguments."""
+def sample_object_spec(factors: Factors, split: str, index: int, size: int = 64,
+                       appearance_pool: int = 0) -> ObjectSpec:
+    """Draws example `index` of `split` under `factors`; a pure function of its arguments.
+
+    `appearance_pool` K > 0 takes the fill and background from a pool of K of each (`sample_pool_appearance`)
+    instead of the example's own; 0 (the 16 factor codes' configs) draws them per example.
+    """
     rng = _rng(split, index, _STREAM_SHAPE)
     class_id = int(rng.integers(shapes.NUM_CLASSES))
     ids = shapes.model_ids_for_split(split)
@@ -243,8 +264,71 @@ def sample_object_spec(factors: Factors, split: str, index: int, size: int = 64)
     rng = _rng(split, index, _STREAM_LIGHT)
     random_light = app.sample_lighting(rng)
     lighting = random_light if factors.lighting else app.FIXED_LIGHTING
+    fill_id = background_id = None
+    if appearance_pool:
+        fill_id, background_id = sample_pool_appearance(factors, split, index, appearance_pool)
+        fill, background = pool_fill(factors, fill_id), pool_background(factors, background_id)
     return ObjectSpec(class_id, model_id, angle, pose_class(angle, factors.viewpoint), placement, fill,
-                      background, lighting)
+                      background, lighting, fill_id, background_id)
+
+
+def _pool_rng(kind: int, entry: int) -> np.random.Generator:
+    return np.random.default_rng([SEED, _POOL_SEED_ID, kind, int(entry)])
+
+
+def _check_pool(factors: Factors) -> None:
+    if not factors.colour:
+        raise ValueError(f"The appearance pool needs Colour on (factor code {factors.code!r} has it off, which gives "
+                         "every class its own colour); use a code with 'c', e.g. 'tc00'.")
+
+
+def pool_fill(factors: Factors, entry: int) -> app.Fill:
+    """Fill `entry` (int >= 0) of the appearance pool, the same for every class, instance and split.
+
+    Two random colours, mixed by a random pattern when Texture is on (flat `colour_a` when off), drawn as
+    `sample_object_spec` draws an instance's own fill under Colour on.
+    """
+    _check_pool(factors)
+    rng = _pool_rng(_POOL_FILLS, entry)
+    colour_a, colour_b = app.random_colour(rng), app.random_colour(rng)
+    pattern = app.sample_pattern(rng, (3.5, 10.0))
+    return app.Fill(colour_a, colour_b, pattern if factors.texture else None)
+
+
+def pool_background(factors: Factors, entry: int) -> app.Background:
+    """Background `entry` (int >= 0) of the appearance pool: random colours, textured when Texture is on, else a
+    gradient (as `_sample_background` draws an instance's own under Colour on); the same for every example."""
+    _check_pool(factors)
+    rng = _pool_rng(_POOL_BACKGROUNDS, entry)
+    colour_a, colour_b = app.random_colour(rng), app.random_colour(rng)
+    pattern = app.sample_pattern(rng, (3.0, 12.0))
+    angle, strength = float(rng.uniform(0.0, 2.0 * math.pi)), float(rng.uniform(0.0, 1.0))
+    return app.Background(colour_a, colour_b, pattern if factors.texture else None, angle, strength)
+
+
+def sample_pool_appearance(factors: Factors, split: str, index: int, pool_size: int) -> tuple[int, int]:
+    """Which pool fill and background example `index` of `split` gets: (fill_id, background_id), each in
+    [0, pool_size).
+
+    Drawn from the example's own stream (`_STREAM_POOL`), never from its class or shape stream, so appearance is
+    independent of class and shape. The fill is uniform over the pool; the background is uniform over the pool
+    entries that contrast with the fill (redrawn up to 16 times; the last draw stands if none does).
+    """
+    if pool_size < 1:
+        raise ValueError(f"pool_size must be >= 1, got {pool_size}.")
+    rng = _rng(split, index, _STREAM_POOL)
+    fill_id = int(rng.integers(pool_size))
+    object_mean = pool_fill(factors, fill_id).mean_colour()
+    for _ in range(16):
+        background_id = int(rng.integers(pool_size))
+        if _contrasts(pool_background(factors, background_id), object_mean):
+            break
+    return fill_id, background_id
+
+
+def _contrasts(background: app.Background, object_mean: np.ndarray) -> bool:
+    """Whether the object stays visible: mean colours at least _MIN_CONTRAST apart (RGB distance)."""
+    return bool(np.sqrt(np.sum((background.mean_colour() - object_mean) ** 2)) >= _MIN_CONTRAST)
 
 
 def _sample_background(rng: np.random.Generator, factors: Factors, object_mean: np.ndarray) -> app.Background:
@@ -258,12 +342,13 @@ def _sample_background(rng: np.random.Generator, factors: Factors, object_mean: 
         else:
             a, b = np.full(3, grey_a), np.full(3, grey_b)
         background = app.Background(a, b, pattern if factors.texture else None, angle, strength)
-        if np.sqrt(np.sum((background.mean_colour() - object_mean) ** 2)) >= _MIN_CONTRAST:
+        if _contrasts(background, object_mean):
             break
     return background
 
 
-def render_object_example(factors: Factors, split: str, index: int, size: int = 64) -> dict:
+def render_object_example(factors: Factors, split: str, index: int, size: int = 64,
+                          appearance_pool: int = 0) -> dict:
     """Renders example `index` of `split`: a pure, deterministic function of its arguments.
 
     Args:
@@ -271,6 +356,8 @@ def render_object_example(factors: Factors, split: str, index: int, size: int = 
       split: "train", "validation" or "test" (disjoint shape models, see `shapes.model_ids_for_split`).
       index: int >= 0, the example's index within its split.
       size: canvas height = width in pixels.
+      appearance_pool: 0 (each instance its own fill and background) or K >= 1: fill and background from a pool of
+        K of each shared by all classes and instances (needs Colour on; see the module docstring).
     Returns:
       dict with
         image: uint8 [size, size, 3] in [0, 255].
@@ -281,7 +368,7 @@ def render_object_example(factors: Factors, split: str, index: int, size: int = 
         model_id: int, the shape model, in `shapes.model_ids_for_split(split)`.
         index: int, `index`.
     """
-    spec = sample_object_spec(factors, split, index, size)
+    spec = sample_object_spec(factors, split, index, size, appearance_pool)
     shape = shapes.shape_model(spec.class_id, spec.model_id)
     layer = render_object_layer(shape, spec.placement, spec.fill, size, size, spec.lighting)
     background = app.render_background(spec.background, size, size, spec.lighting)
