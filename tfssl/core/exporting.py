@@ -597,7 +597,6 @@ def _reloading_for_parity():
         logger.removeFilter(drop)
 
 
-
 def _spec_json(spec) -> dict[str, Any]:
     return {"shape": [None if d is None else int(d) for d in spec.shape], "dtype": spec.dtype.name}
 
