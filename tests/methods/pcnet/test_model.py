@@ -28,7 +28,7 @@ BINDINGS = [
 ]
 # gin/pcnet.gin + gin/smoke.gin at 32 px with BINDINGS' widths, the GAN term on (three optimizers, spectral norm), 12
 # scenes in batches of 8 (the resume starts mid-epoch).
-RESUME = ["IMAGE_SIZE = 32", "GLOBAL_BATCH = 8", "train/tfssl.data.pcnet_dataset.max_examples = 12",
+RESUME = ["IMAGE_SIZE = 32", "GLOBAL_BATCH = 8", "train/tfssl.data.scene_pair_dataset.max_examples = 12",
           "tfssl.layers.unet.width = 1.0", "tfssl.layers.partial_conv_unet.depth = 3",
           "tfssl.layers.partial_conv_unet.width = 1.0", "tfssl.layers.patchgan.width = 1.0",
           "tfssl.methods.PCNet.adversarial_weight = 0.1", *BINDINGS[2:7]]
@@ -40,7 +40,7 @@ ENDPOINT_INPUTS = {"hole": "content_hole",
 
 
 def synthetic_batch(n=8, size=32, seed=0, use_category=False):
-    """A training batch in tfssl.data.pcnet_dataset's format: a disc or square A, a surrogate occluder B; case 1
+    """A training batch in tfssl.methods.pcnet_sample's format: a disc or square A, a surrogate occluder B; case 1
     (B in front) for about 80% of the examples, case 2 (B behind) for the rest."""
     rs = np.random.RandomState(seed)
     yy, xx = np.mgrid[:size, :size] + 0.5
