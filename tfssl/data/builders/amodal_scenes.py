@@ -1,11 +1,10 @@
 """What the real amodal datasets (COCOA, KINS) share: their TFDS features and the manual-files check.
 
-The features mirror `tfssl_scenes` where the annotations allow, so `tfssl.data.scene_pair_dataset` (PCNet's samples), the de-occlusion
-library and its evaluation read real and synthetic scenes alike: image, modal and amodal masks [N, H, W],
-category [N], num_objects, index (and order [N, N] where the dataset annotates one). Images keep their size
-and N varies per image (no padding). Instances whose visible mask is empty (fully occluded: nothing of them is
-in the image, and PCNet works from visible masks) are dropped.
-"""
+The features mirror `tfssl_scenes` where the annotations allow, so `tfssl.data.scene_pair_dataset` (PCNet's
+samples), the de-occlusion library and its evaluation read real and synthetic scenes alike: image, modal and amodal
+masks [N, H, W], category [N], num_objects, index (and order [N, N] where the dataset annotates one). Images keep
+their size and N varies per image (no padding). Instances whose visible mask is empty (fully occluded: nothing of
+them is in the image, and PCNet works from visible masks) are dropped. """
 
 from __future__ import annotations
 
