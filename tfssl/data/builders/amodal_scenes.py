@@ -4,7 +4,8 @@ The features mirror `tfssl_scenes` where the annotations allow, so `tfssl.data.s
 samples), the de-occlusion library and its evaluation read real and synthetic scenes alike: image, modal and amodal
 masks [N, H, W], category [N], num_objects, index (and order [N, N] where the dataset annotates one). Images keep
 their size and N varies per image (no padding). Instances whose visible mask is empty (fully occluded: nothing of
-them is in the image, and PCNet works from visible masks) are dropped. """
+them is in the image, and PCNet works from visible masks) are dropped.
+"""
 
 from __future__ import annotations
 
