@@ -4,5 +4,6 @@
 from tfssl.data.builders.tfssl_objects import TfsslObjects, TfsslObjectsConfig
 from tfssl.data.builders.tfssl_scenes import TfsslScenes, TfsslScenesConfig
 from tfssl.data.builders.tfssl_sprites import TfsslSprites, TfsslSpritesConfig
+from tfssl.data.builders.tfssl_moving_digits import TfsslMovingDigits, TfsslMovingDigitsConfig
 from tfssl.data.builders.cocoa import Cocoa
 from tfssl.data.builders.kins import Kins
