@@ -101,7 +101,7 @@ def load_builder(name: str, manual_dir: str | None = None, prepare: bool = True)
         config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
         try:
             builder.download_and_prepare(download_config=config)
-        except (tfds.download.DownloadError, OSError) as error:
+        except (tfds.download.DownloadError, OSError, AssertionError) as error:  # TFDS asserts a manual_dir
             raise DataError(f"could not prepare '{name}': {str(error).splitlines()[0]}") from error
     return builder
 

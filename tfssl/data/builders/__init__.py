@@ -7,3 +7,4 @@ from tfssl.data.builders.tfssl_sprites import TfsslSprites, TfsslSpritesConfig
 from tfssl.data.builders.tfssl_moving_digits import TfsslMovingDigits, TfsslMovingDigitsConfig
 from tfssl.data.builders.cocoa import Cocoa
 from tfssl.data.builders.kins import Kins
+from tfssl.data.builders.sprites_npy import SpritesNpy
