@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfssl.core import distribute
 from tfssl.data import pipelines
 from tfssl.errors import DataError
 
@@ -90,3 +91,14 @@ def test_moving_mnist_adapter_on_an_in_memory_dataset():
         for c in range(3):
             np.testing.assert_array_equal(video[..., c], sequences[i, :15, ..., 0])
     assert pipelines.CLIP_ADAPTERS["moving_mnist"] is pipelines.moving_mnist_clip
+
+
+def test_a_two_replica_strategy_splits_the_global_batch():
+    strategy = distribute.make_strategy("mirrored", devices=("/cpu:0", "/cpu:1"))
+    batch = next(iter(strategy.experimental_distribute_dataset(pipelines.clip_dataset(8, name=SPRITES))))
+    parts = strategy.experimental_local_results(batch)
+    assert len(parts) == 2
+    for part in parts:
+        assert part["video"].shape == (4, 8, 64, 64, 3) and part["action"].shape == (4,)
+    indices = np.concatenate([p["index"].numpy() for p in parts])
+    assert len(set(indices.tolist())) == 8  # the replicas see different clips of one global batch
