@@ -20,6 +20,7 @@ _INSTALL_REQUIRES = [
     "tensorboard>=2.21,<2.22",
     "numpy>=1.26",
     "pillow>=10",  # tfssl.deocclude reads and writes users' PNG images and masks
+    "scikit-learn>=1.3",  # tfssl_moving_digits moves the 8x8 digits bundled inside it (no download)
 ]
 _HUB = ["tensorflow-hub>=0.16", "tf-keras>=2.21,<2.22"]
 _TEST = _HUB + [

@@ -18,6 +18,7 @@ import os
 from typing import Callable
 
 import gin
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -52,12 +53,21 @@ def resolve_name(name: str) -> str:
     Names that already carry a size, and non-tfssl datasets, are returned unchanged.
     """
     size = dataset_size()
-    if not name.startswith("tfssl_") or size == "default" or "/" not in name:
+    if not name.startswith("tfssl_") or size == "default":
         return name
-    builder, config = name.split("/", 1)
-    if any(config.endswith("_" + s) for s in SIZES):
+    builder, _, config = name.partition("/")
+    if config in ("", "default") and size in _config_names(builder):
+        return f"{builder}/{size}"  # builders whose configs are the sizes themselves (tfssl_sprites/small)
+    if not config or config in SIZES or any(config.endswith("_" + s) for s in SIZES):
         return name
     return f"{builder}/{config}_{size}"
+
+
+def _config_names(builder: str) -> set[str]:
+    try:
+        return {c.name for c in tfds.builder_cls(builder).BUILDER_CONFIGS}
+    except (tfds.core.registered.DatasetNotFoundError, ValueError):
+        return set()
 
 
 def _check_manual_files(builder_name: str, manual_dir: str | None) -> None:
@@ -91,7 +101,7 @@ def load_builder(name: str, manual_dir: str | None = None, prepare: bool = True)
         config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
         try:
             builder.download_and_prepare(download_config=config)
-        except (tfds.download.DownloadError, OSError) as error:
+        except (tfds.download.DownloadError, OSError, AssertionError) as error:  # TFDS asserts a manual_dir
             raise DataError(f"could not prepare '{name}': {str(error).splitlines()[0]}") from error
     return builder
 
@@ -209,6 +219,15 @@ def image_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "tr
       repeat: cycle over epochs forever (training) or stop after one (evaluation).
     """
     base = load_examples(name, split, image_size=image_size, label_key=label_key, max_examples=max_examples)
+    ds = _shuffled_batches(base, batch_size, cache=cache, shuffle_buffer=shuffle_buffer, seed=seed,
+                           skip_batches=skip_batches, repeat=repeat)
+    return _finish(ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def _shuffled_batches(base: tf.data.Dataset, batch_size: int, *, cache: bool, shuffle_buffer: int, seed: int,
+                      skip_batches: int, repeat: bool) -> tf.data.Dataset:
+    """Batches of `base` (examples with an `index`) in an order that is a pure function of (seed, epoch), from
+    batch `skip_batches` on; forever (`repeat`, full batches only) or one epoch."""
     if cache:
         base = base.cache()
     num_examples = int(base.cardinality()) if int(base.cardinality()) > 0 else None
@@ -223,7 +242,11 @@ def image_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "tr
 
     epochs = tf.data.Dataset.range(start_epoch, start_epoch + 1 if not repeat else 2**62)
     ds = epochs.flat_map(epoch).skip(skip_in_epoch)
-    ds = ds.batch(batch_size, drop_remainder=repeat).map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=repeat)
+
+
+def _finish(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """The options every training stream shares (sharding by data, determinism) and prefetching."""
     options = tf.data.Options()
     # Workers read the same files and keep every n-th element: TFDS files are too few to shard by file.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -307,6 +330,125 @@ def scene_pair_dataset(batch_size: int, *, name: str = gin.REQUIRED, synthesize:
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     options.deterministic = True
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+# ---- clips: sequences of frames with per-clip labels (S3VAE, DSVAE) -------------------------------------------------
+#
+# A clip example is {video: uint8 [T, H, W, 3], index: int64, <label>: int64 ...}. The labels are the dataset's
+# ClassLabel features (tfssl_sprites: action, body, top, bottom, hair; tfssl_moving_digits: digit, direction).
+# Datasets stored otherwise get an adapter that maps their features to this contract (CLIP_ADAPTERS).
+
+
+def moving_mnist_clip(example: dict) -> dict:
+    """TFDS `moving_mnist` (image_sequence: uint8 [20, 64, 64, 1], no labels) -> a clip: video uint8 [20, 64, 64, 3].
+
+    Moving MNIST has no labels (two digits per clip, unnamed) and only a `test` split of 10,000 clips: train on a
+    slice of it (`split='test[:9000]'`). `num_frames` of the input function keeps the first T frames (the paper: 15).
+    """
+    return {"video": tf.image.grayscale_to_rgb(example["image_sequence"])}
+
+
+CLIP_ADAPTERS: dict[str, Callable[[dict], dict]] = {"moving_mnist": moving_mnist_clip}
+
+
+def clip_label_keys(builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:
+    """The per-clip labels a clip dataset yields: its top-level scalar ClassLabel features, in declaration order."""
+    features = builder.info.features
+    return tuple(k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel))
+
+
+def standardize_clip(example: dict, label_keys: tuple[str, ...], *, adapter: Callable[[dict], dict] | None = None,
+                     num_frames: int | None = None, index: tf.Tensor | None = None) -> dict:
+    """One stored example -> {video: uint8 [T, H, W, 3], index: int64, label: int64 for each of label_keys}."""
+    clip = adapter(example) if adapter is not None else {"video": example["video"]}
+    video = clip["video"]
+    if video.shape[-1] == 1:
+        video = tf.image.grayscale_to_rgb(video)
+    if num_frames is not None:
+        video = video[:num_frames]
+    out = {"video": video, "index": tf.cast(example["index"] if index is None else index, tf.int64)}
+    for key in label_keys:
+        out[key] = tf.cast(example[key], tf.int64)
+    return out
+
+
+def clip_examples(name: str, split: str, *, num_frames: int | None = None,
+                  max_examples: int | None = None) -> tf.data.Dataset:
+    """Unbatched clips in file order (see `standardize_clip`); `index` as in `load_examples`.
+
+    Raises:
+      DataError: unknown dataset or split, no video feature, or fewer stored frames than num_frames.
+    """
+    builder = load_builder(name)
+    _check_split(builder, split)
+    features = builder.info.features
+    adapter = CLIP_ADAPTERS.get(builder.name)
+    if adapter is None and "video" not in features:
+        raise DataError(f"dataset '{builder.info.full_name}' has no 'video' feature; use a clip dataset "
+                        f"(tfssl_sprites, tfssl_moving_digits, sprites_npy, {', '.join(CLIP_ADAPTERS)})")
+    stored = (features["video"].shape if adapter is None else None) or (None,)
+    if num_frames is not None and stored[0] is not None and num_frames > stored[0]:
+        raise DataError(f"dataset '{builder.info.full_name}' has {stored[0]} frames per clip, fewer than "
+                        f"num_frames={num_frames}; bind tfssl.data.clip_dataset.num_frames to at most {stored[0]}")
+    label_keys = clip_label_keys(builder)
+    ds = builder.as_dataset(split=split, shuffle_files=False)
+    has_index = "index" in features and max_examples is None
+    if max_examples is not None:
+        ds = ds.take(max_examples)
+    kwargs = dict(adapter=adapter, num_frames=num_frames)
+    if has_index:
+        return ds.map(lambda ex: standardize_clip(ex, label_keys, **kwargs), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.enumerate().map(lambda i, ex: standardize_clip(ex, label_keys, index=i, **kwargs),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def clips_to_float(batch: dict) -> dict:
+    """uint8 videos -> float32 in [0, 1], after batching."""
+    return {**batch, "video": tf.cast(batch["video"], tf.float32) / 255.0}
+
+
+@gin.configurable(module="tfssl.data")
+def clip_dataset(batch_size: int, *, name: str = gin.REQUIRED, split: str = "train", num_frames: int | None = None,
+                 shuffle_buffer: int = 20_000, cache: bool = True, seed: int = 0, max_examples: int | None = None,
+                 skip_batches: int = 0, repeat: bool = True) -> tf.data.Dataset:
+    """The training stream of a clip dataset: batches of
+    {video: float32 [B, T, H, W, 3] in [0, 1], index: int64 [B], <label>: int64 [B] for each per-clip label}.
+
+    Labels: tfssl_sprites: action (0..8), body, top, bottom, hair (0..5); tfssl_moving_digits: digit (0..9),
+    direction (0..7); sprites_npy as tfssl_sprites; moving_mnist: none.
+
+    Args:
+      batch_size: the GLOBAL batch size (the strategy splits it over replicas).
+      name, split: TFDS dataset and split (tfssl's synthetic sizes resolved as in `image_dataset`).
+      num_frames: keep the first T frames of each clip (None: all stored frames).
+      shuffle_buffer, cache, seed, max_examples, skip_batches, repeat: as in `image_dataset` (a cached default
+        tfssl_sprites train split takes 0.9 GB of uint8 in memory).
+    """
+    base = clip_examples(name, split, num_frames=num_frames, max_examples=max_examples)
+    ds = _shuffled_batches(base, batch_size, cache=cache, shuffle_buffer=shuffle_buffer, seed=seed,
+                           skip_batches=skip_batches, repeat=repeat)
+    return _finish(ds.map(clips_to_float, num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def load_clips(name: str, split: str = "test", max_examples: int | None = None, *, num_frames: int | None = None,
+               as_uint8: bool = False) -> dict[str, np.ndarray]:
+    """A whole split (or its first `max_examples` clips) in memory, in file order, for evaluation.
+
+    Returns:
+      video: float32 [N, T, H, W, 3] in [0, 1] (uint8 in [0, 255] with as_uint8: 4x less memory);
+      index: int64 [N]; each label: int64 [N].
+    """
+    ds = clip_examples(name, split, num_frames=num_frames, max_examples=max_examples).batch(256)
+    parts: dict[str, list] = {}
+    for batch in ds.as_numpy_iterator():
+        for key, value in batch.items():
+            parts.setdefault(key, []).append(value)
+    if not parts:
+        raise DataError(f"split '{split}' of '{name}' has no clips")
+    out = {key: np.concatenate(values) for key, values in parts.items()}
+    if not as_uint8:
+        out["video"] = out["video"].astype(np.float32) / np.float32(255.0)
+    return out
 
 
 InputFn = Callable[..., tf.data.Dataset]
