@@ -21,11 +21,13 @@ MODULES = (
     "tfssl.layers.unet",
     "tfssl.layers.partial_conv",
     "tfssl.layers.patchgan",
+    "tfssl.layers.dcgan",
     # Methods.
     "tfssl.methods.rotation",
     "tfssl.methods.lci",
     "tfssl.methods.pirl",
     "tfssl.methods.pcnet",
+    "tfssl.methods.s3vae",
     # Evaluations.
     "tfssl.evaluation.classification",
     "tfssl.evaluation.layer_probes",
