@@ -32,6 +32,7 @@ MODULES = (
     "tfssl.evaluation.classification",
     "tfssl.evaluation.layer_probes",
     "tfssl.evaluation.deocclusion",
+    "tfssl.evaluation.disentanglement",
 )
 
 for _module in MODULES:
