@@ -128,3 +128,18 @@ def test_the_decoding_helpers_run_on_a_real_s3vae():
     np.testing.assert_allclose(dis.swap_clips(method, videos, videos),
                                method.decode(posterior["static_mean"], posterior["dynamic_mean"]).numpy(), atol=1e-6)
     assert method.static_dim == DF
+
+
+def test_load_clips_reads_each_clip_once_from_a_repeating_stream():
+    videos, labels = _clips(10)
+
+    def clip_input(batch_size, *, name, split, max_examples):
+        assert (name, split) == ("toy", "test")
+        data = {"video": videos, "index": np.arange(10, dtype=np.int64), **labels}
+        return tf.data.Dataset.from_tensor_slices(data).repeat().batch(batch_size)
+
+    loaded, loaded_labels = dis._load_clips(clip_input, "toy", "test", ["action", "body"], None, 4)
+    np.testing.assert_array_equal(loaded, videos)
+    np.testing.assert_array_equal(loaded_labels["action"], labels["action"])
+    capped, _ = dis._load_clips(clip_input, "toy", "test", ["action"], 5, 4)
+    assert len(capped) == 5

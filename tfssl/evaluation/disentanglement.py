@@ -148,11 +148,14 @@ def disentanglement_scores(method, judge, videos: np.ndarray, labels: Mapping[st
     return metrics, grid
 
 
-def _load_clips(dataset: str, split: str, keys: Sequence[str], max_examples: int | None, batch_size: int):
+def _load_clips(clip_input: Callable | None, dataset: str, split: str, keys: Sequence[str],
+                max_examples: int | None, batch_size: int):
     """Real clips and labels of a split, read once: (videos [N, T, S, S, 3], {key: [N]})."""
-    from tfssl.data import pipelines  # the input functions (the data helper's clip_dataset)
+    if clip_input is None:
+        from tfssl.data import pipelines
 
-    ds = pipelines.clip_dataset(batch_size, name=dataset, split=split, max_examples=max_examples)
+        clip_input = pipelines.clip_dataset
+    ds = clip_input(batch_size, name=dataset, split=split, max_examples=max_examples)
     seen, videos, labels = set(), [], {k: [] for k in keys}
     for batch in ds:
         index = np.asarray(batch["index"])
@@ -165,11 +168,12 @@ def _load_clips(dataset: str, split: str, keys: Sequence[str], max_examples: int
             labels[k].append(np.asarray(batch[k])[keep])
         if max_examples is not None and len(seen) >= max_examples:
             break
-    return np.concatenate(videos), {k: np.concatenate(v) for k, v in labels.items()}
+    keep = slice(0, max_examples)
+    return np.concatenate(videos)[keep], {k: np.concatenate(v)[keep] for k, v in labels.items()}
 
 
 @gin.configurable(module="tfssl.evaluation")
-def disentanglement(method, *, dataset: str = gin.REQUIRED, action_key: str = "action",
+def disentanglement(method, *, dataset: str = gin.REQUIRED, clip_input: Callable | None = None, action_key: str = "action",
                     static_keys: Sequence[str] = ("body", "top", "bottom", "hair"), split: str = "test",
                     max_examples: int | None = 512, judge_split: str = "train", judge_steps: int = 1000,
                     judge_batch_size: int = 64, judge_cache_dir: str | None = None, per_class: int | None = 20,
@@ -178,7 +182,9 @@ def disentanglement(method, *, dataset: str = gin.REQUIRED, action_key: str = "a
     """The disentanglement metrics of a trained S3VAE / DSVAE on held-out clips (see the module docstring).
 
     Args:
-      dataset: the clip dataset (e.g. 'tfssl_sprites'); action_key / static_keys: its motion and content labels
+      dataset: the clip dataset (e.g. 'tfssl_sprites'); clip_input: the input function that reads it,
+        `(batch_size, *, name, split, max_examples) -> batches {"video", "index", labels}` (None:
+        tfssl.data.pipelines.clip_dataset); action_key / static_keys: its motion and content labels
         (tfssl_moving_digits: 'direction' and ('digit',)).
       split / max_examples: the clips the metrics are measured on.
       judge_*: how the judge is trained on real clips (tfssl.evaluation.sequence_judge.train_judge; cached in
@@ -193,7 +199,7 @@ def disentanglement(method, *, dataset: str = gin.REQUIRED, action_key: str = "a
     keys = [action_key, *static_keys]
     judge = sequence_judge.train_judge(dataset, keys, split=judge_split, steps=judge_steps,
                                        batch_size=judge_batch_size, seed=seed, cache_dir=judge_cache_dir)
-    videos, labels = _load_clips(dataset, split, keys, max_examples, batch_size)
+    videos, labels = _load_clips(clip_input, dataset, split, keys, max_examples, batch_size)
     scores = {"inception_score": sequence_judge.inception_score,
               "conditional_entropy": sequence_judge.conditional_entropy,
               "marginal_entropy": sequence_judge.marginal_entropy}
