@@ -38,6 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfssl.core.distribute import gather_replicas, replica_offset
 from tfssl.layers.dcgan import dcgan_frame_decoder, dcgan_frame_encoder
 from tfssl.layers.gaussian import (gaussian_kl, mws_mutual_information, pairwise_log_density, reparameterize)
 from tfssl.layers.motion import NUM_DIRECTIONS, grid_motion_labels
@@ -102,18 +103,6 @@ def total_loss(terms: dict, weights: dict) -> tf.Tensor:
         if weight:
             loss += weight * terms[name]
     return loss
-
-
-def _gather_replicas(value: tf.Tensor) -> tf.Tensor:
-    """The global batch of `value` (replica order) on every replica, with its gradient (an all-reduce)."""
-    return tf.distribute.get_replica_context().all_gather(value, axis=0)
-
-
-def _replica_offset(local_size: tf.Tensor) -> tf.Tensor:
-    """Where this replica's examples start in the global batch: int32 scalar."""
-    context = tf.distribute.get_replica_context()
-    sizes = context.all_gather(tf.reshape(tf.cast(local_size, tf.int32), [1]), axis=0)
-    return tf.reduce_sum(sizes[:context.replica_id_in_sync_group])
 
 
 def global_masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
@@ -313,9 +302,9 @@ class S3VAE(Method):
             axis=[1, 2]))
 
         # Static consistency: negatives and the MI's marginals come from the global batch.
-        global_static_mean = _gather_replicas(posterior["static_mean"])
+        global_static_mean = gather_replicas(posterior["static_mean"])
         global_size = tf.shape(global_static_mean)[0]
-        negative = tf.gather(global_static_mean, next_clip(global_size, _replica_offset(local), local))
+        negative = tf.gather(global_static_mean, next_clip(global_size, replica_offset(local), local))
         terms["triplet"] = tf.reduce_mean(triplet_loss(posterior["static_mean"], positive_mean, negative,
                                                        self.triplet_margin))
 
@@ -329,10 +318,10 @@ class S3VAE(Method):
             valid_cells * moving)
 
         # I(z_f; z_t) per time step: sample i of this replica against the posteriors j of the global batch.
-        log_q_f = pairwise_log_density(z_f, global_static_mean, _gather_replicas(posterior["static_logvar"]))
+        log_q_f = pairwise_log_density(z_f, global_static_mean, gather_replicas(posterior["static_logvar"]))
         to_time_major = lambda x: tf.transpose(x, [1, 0, 2])  # noqa: E731
-        log_q_t = pairwise_log_density(to_time_major(z_t), to_time_major(_gather_replicas(posterior["dynamic_mean"])),
-                                       to_time_major(_gather_replicas(posterior["dynamic_logvar"])))
+        log_q_t = pairwise_log_density(to_time_major(z_t), to_time_major(gather_replicas(posterior["dynamic_mean"])),
+                                       to_time_major(gather_replicas(posterior["dynamic_logvar"])))
         terms["mutual_information"] = mws_mutual_information(log_q_f[None], log_q_t)
         return terms, total_loss(terms, self.regulariser_weights)
 
