@@ -281,7 +281,7 @@ def check_endpoints(method, batch: dict, endpoints: dict[str, Returns] | None = 
         assert set(endpoints) == set(available), (
             f"endpoints documented in the test {sorted(endpoints)} differ from the method's {sorted(available)}")
     before = checkpoint_state(method)
-    images = tf.convert_to_tensor(batch["image"], tf.float32)
+    images = tf.convert_to_tensor(method.sample_images(batch), tf.float32)
     features = method(images, training=False)
     _check_output("encoder", features, int(images.shape[0]), Returns())
     assert features.shape.rank == 2, f"the encoder returns shape {features.shape}, not [B, D] (Method.call)"
@@ -306,7 +306,7 @@ def check_fit(make_method, batch: dict, seed: int = 0) -> None:
 def check_exports(method, batch: dict, export_dir: str, atol: float = 1e-4) -> dict:
     from tfssl.core import exporting
 
-    manifest = exporting.export_all(method, export_dir, np.asarray(batch["image"])[:4],
+    manifest = exporting.export_all(method, export_dir, np.asarray(method.sample_images(batch))[:4],
                                     operative_config="# test", preprocessing={"range": [0, 1]})
     for name in ("saved_model", "hub", "encoder.tflite", "manifest.json"):
         assert os.path.exists(os.path.join(export_dir, name)), f"export is missing {name}"

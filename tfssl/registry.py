@@ -21,16 +21,19 @@ MODULES = (
     "tfssl.layers.unet",
     "tfssl.layers.partial_conv",
     "tfssl.layers.patchgan",
+    "tfssl.layers.dcgan",
     # Methods.
     "tfssl.methods.rotation",
     "tfssl.methods.lci",
     "tfssl.methods.pirl",
     "tfssl.methods.pcnet",
+    "tfssl.methods.s3vae",
     # Evaluations.
     "tfssl.evaluation.classification",
     "tfssl.evaluation.layer_probes",
     "tfssl.evaluation.deocclusion",
     "tfssl.evaluation.sequence_judge",
+    "tfssl.evaluation.disentanglement",
 )
 
 for _module in MODULES:

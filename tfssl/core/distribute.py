@@ -74,3 +74,20 @@ def use_logical_cpus(n: int) -> None:
     cpu = tf.config.list_physical_devices("CPU")[0]
     if len(tf.config.get_logical_device_configuration(cpu) or []) != n:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+
+
+def gather_replicas(value: tf.Tensor) -> tf.Tensor:
+    """The global batch of `value` (replica order) on every replica, the value itself without a strategy; called in
+    replica context. Differentiable: all_gather's gradient is an all-reduce, so each replica's share comes back."""
+    return tf.distribute.get_replica_context().all_gather(value, axis=0)
+
+
+def replica_offset(local_size: tf.Tensor) -> tf.Tensor:
+    """Where this replica's examples start in the global batch (all-gather's replica order): int32 scalar >= 0.
+
+    The sum of the local batch sizes of the replicas before this one (0 without a strategy), so the offset is right
+    even when the replicas hold different numbers of examples.
+    """
+    context = tf.distribute.get_replica_context()
+    sizes = context.all_gather(tf.reshape(tf.cast(local_size, tf.int32), [1]), axis=0)
+    return tf.reduce_sum(sizes[:context.replica_id_in_sync_group])

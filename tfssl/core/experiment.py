@@ -186,7 +186,7 @@ def export(session: Session, export_dir: str | None = None, tflite_variants: Seq
     if not session.trainer.is_chief:
         return {}
     method = session.method
-    sample = session.sample_batch["image"][:8]
+    sample = np.asarray(method.sample_images(session.sample_batch))[:8]
     size = list(sample.shape[1:3])
     preprocessing = {"dtype": "float32", "range": [0.0, 1.0], "layout": "NHWC", "size": size,
                      "note": "RGB images scaled to [0, 1]; the encoder normalises internally"}

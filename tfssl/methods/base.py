@@ -89,6 +89,12 @@ class Method(keras.Model):
         assignment reaches every replica's copy of a variable; `compile` calls it for `fit` on one device.
         """
 
+    def sample_images(self, batch: dict):
+        """The encoder's inputs in a training batch (export parity checks, endpoint tests): float32 [N, H, W, 3] in
+        [0, 1]. Image methods read batch["image"]; a method whose batches hold something else (S3VAE: clips) says
+        how its encoder's images come out of them."""
+        return batch["image"]
+
     def summaries(self, batch: dict) -> dict[str, tf.Tensor]:
         """Images for TensorBoard: name -> float32 [N, H, W, 3] in [0, 1]."""
         return {}

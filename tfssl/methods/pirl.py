@@ -49,6 +49,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfssl.core.distribute import gather_replicas, replica_offset
 from tfssl.layers.augment import colour_jitter, random_blur, random_flip, random_resized_crop
 from tfssl.layers.resnet9 import resnet9
 from tfssl.layers.rng import example_uniform
@@ -258,22 +259,6 @@ def embedding_std(embeddings: tf.Tensor) -> tf.Tensor:
     Unit vectors spread uniformly give about 1/sqrt(D) (0.088 for D = 128); a collapsed embedding gives 0.
     """
     return tf.reduce_mean(tf.math.reduce_std(embeddings, axis=0))
-
-
-def _gather_replicas(value: tf.Tensor) -> tf.Tensor:
-    """The global batch of `value` (replica order), on every replica; the value itself without a strategy."""
-    return tf.distribute.get_replica_context().all_gather(value, axis=0)
-
-
-def _replica_offset(local_size: tf.Tensor) -> tf.Tensor:
-    """Where this replica's examples start in the global batch (all-gather's replica order): int32 scalar >= 0.
-
-    The sum of the local batch sizes of the replicas before this one (0 without a strategy), so the offset is right
-    even when the replicas hold different numbers of examples.
-    """
-    context = tf.distribute.get_replica_context()
-    sizes = context.all_gather(tf.reshape(tf.cast(local_size, tf.int32), [1]), axis=0)
-    return tf.reduce_sum(sizes[:context.replica_id_in_sync_group])
 
 
 def _shared_trunk(encoder: keras.Model, patch: int) -> keras.Model:
@@ -503,8 +488,8 @@ class PIRL(Method):
             loss = pirl_loss(loss_jigsaw, loss_image, self.jigsaw_weight)
         self.minimize("encoder", loss, tape)
         # The bank learns from f only (never g), from the global batch so every replica writes the same rows.
-        global_index = _gather_replicas(index)
-        global_v_image = _gather_replicas(tf.stop_gradient(v_image))
+        global_index = gather_replicas(index)
+        global_v_image = gather_replicas(tf.stop_gradient(v_image))
         self.update_memory_bank(global_index, global_v_image)
         return {
             "loss": loss,
@@ -524,12 +509,12 @@ class PIRL(Method):
         target_view = self.image_view(images, index, step, TARGET_VIEW_STREAMS)
         patches, _, _, _ = self.jigsaw_view(images, index, step)
         local = tf.shape(index)[0]
-        positive = _replica_offset(local) + tf.range(local)  # column of each example's own target
+        positive = replica_offset(local) + tf.range(local)  # column of each example's own target
         with tf.GradientTape() as tape:
             both = self.embed_image(tf.concat([view, target_view], axis=0), training=True)
             v_image, v_target = both[:local], both[local:]
             v_jigsaw = self.embed_jigsaw(patches, training=True)
-            targets = _gather_replicas(v_target)  # [B, D], with its gradient (all_gather's is an all-reduce)
+            targets = gather_replicas(v_target)  # [B, D], with its gradient (all_gather's is an all-reduce)
             logits_image = batch_logits(v_image, targets, self.temperature)
             logits_jigsaw = batch_logits(v_jigsaw, targets, self.temperature)
             loss_image = tf.reduce_mean(batch_info_nce_loss(logits_image, positive))
