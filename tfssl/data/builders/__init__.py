@@ -3,5 +3,6 @@
 
 from tfssl.data.builders.tfssl_objects import TfsslObjects, TfsslObjectsConfig
 from tfssl.data.builders.tfssl_scenes import TfsslScenes, TfsslScenesConfig
+from tfssl.data.builders.tfssl_figures import TfsslFigures, TfsslFiguresConfig
 from tfssl.data.builders.cocoa import Cocoa
 from tfssl.data.builders.kins import Kins
