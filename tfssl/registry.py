@@ -21,6 +21,9 @@ MODULES = (
     "tfssl.layers.unet",
     "tfssl.layers.partial_conv",
     "tfssl.layers.patchgan",
+    "tfssl.layers.skeleton",
+    "tfssl.layers.history_pool",
+    "tfssl.layers.perceptual",
     # Methods.
     "tfssl.methods.rotation",
     "tfssl.methods.lci",
