@@ -132,6 +132,13 @@ def test_frame_pairs_come_from_one_clip_and_resume(clips):
         np.testing.assert_array_equal(a["image"], r["image"])
 
 
+def test_pairs_with_the_prior_beside_them():
+    (batch,) = _take(pipelines.frame_pair_dataset(8, name=VIDEOS, prior=PRIOR), 1)
+    (poses,) = _take(pipelines.pose_prior_dataset(8, name=PRIOR), 1)
+    np.testing.assert_array_equal(batch["prior_points"], poses["points"])
+    assert batch["image"].shape == (8, 64, 64, 3)
+
+
 def test_frame_dataset_visits_every_test_frame():
     batches = _take(pipelines.frame_dataset(64, name=VIDEOS, split="test"), 100)
     assert sum(len(b["index"]) for b in batches) == 16 * 16

@@ -372,8 +372,10 @@ def _clips(name: str, split: str, max_examples: int | None) -> tuple[tf.data.Dat
 @gin.configurable(module="tfssl.data")
 def frame_pair_dataset(batch_size: int, *, name: str = "tfssl_figures/base", split: str = "train",
                        skip_batches: int = 0, seed: int = 0, shuffle_buffer: int = 20_000,
-                       max_examples: int | None = None, cache: bool = True, repeat: bool = True) -> tf.data.Dataset:
-    """KeypointGAN's training stream: pairs (x, x') of two different frames of the same video.
+                       max_examples: int | None = None, cache: bool = True, repeat: bool = True,
+                       prior: str | None = None, prior_split: str = "train") -> tf.data.Dataset:
+    """KeypointGAN's training stream: pairs (x, x') of two different frames of the same video, and optionally a
+    batch of unpaired prior poses beside each batch of pairs.
 
     Pair p takes the clip at position p of the shuffled split and two distinct frames drawn with the stateless
     seed (seed, p), so the stream is a pure function of (seed, position) and a resumed run (`skip_batches`)
@@ -388,6 +390,9 @@ def frame_pair_dataset(batch_size: int, *, name: str = "tfssl_figures/base", spl
       max_examples: use only the first clips of the split.
       cache: keep the decoded clips in memory (uint8; `tfssl_figures/base` is about 200 MB).
       repeat: cycle forever (training) or one pass (one pair per clip).
+      prior, prior_split: a pose dataset (`tfssl_figures/prior`) whose `pose_prior_dataset` batches (same batch
+        size, seed and skip_batches) are zipped in as `prior_points`; None for pairs only. The prior is unpaired:
+        its poses come from other sequences and are independent of the pairs beside them.
     Returns:
       Batches of
         image: float32 [B, S, S, 3] in [0, 1], the frame x whose pose is wanted.
@@ -396,6 +401,7 @@ def frame_pair_dataset(batch_size: int, *, name: str = "tfssl_figures/base", spl
           and summaries only; KeypointGAN never trains on them.
         frames: int32 [B, 2], the frame indices of x and x'.
         index: int64 [B], the clip's index in its split.
+        prior_points: float32 [B, K, 2] in [-1, 1], with `prior` only.
     """
     base, num_clips, size = _clips(name, split, max_examples)
     if cache:
@@ -420,6 +426,10 @@ def frame_pair_dataset(batch_size: int, *, name: str = "tfssl_figures/base", spl
 
     ds = stream.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=repeat).map(to_float_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    if prior is not None:
+        poses = pose_prior_dataset(batch_size, name=prior, split=prior_split, skip_batches=skip_batches, seed=seed,
+                                   cache=cache, repeat=True)
+        ds = tf.data.Dataset.zip(ds, poses).map(lambda pairs, pose: {**pairs, "prior_points": pose["points"]})
     return _finish(ds)
 
 
