@@ -29,6 +29,7 @@ MODULES = (
     "tfssl.methods.lci",
     "tfssl.methods.pirl",
     "tfssl.methods.pcnet",
+    "tfssl.methods.keypoints",
     # Evaluations.
     "tfssl.evaluation.classification",
     "tfssl.evaluation.layer_probes",

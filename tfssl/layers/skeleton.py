@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import gin
+import keras
 import tensorflow as tf
 
 SIGMA = 0.2  # the paper's limb width: maps fall off as exp(-d / sigma^2) with d in [-1, 1] units
@@ -91,3 +92,13 @@ def soft_argmax(logits: tf.Tensor) -> tf.Tensor:
     x = tf.reduce_sum(px * tf.linspace(-1.0, 1.0, width)[None, :, None], axis=1)
     y = tf.reduce_sum(py * tf.linspace(-1.0, 1.0, height)[None, :, None], axis=1)
     return tf.stack([x, y], axis=-1)
+
+
+class SoftArgmax(keras.layers.Layer):
+    """`soft_argmax` as a Keras layer (for functional models): logits [B, h, w, K] -> points [B, K, 2] in [-1, 1]."""
+
+    def call(self, logits):
+        return soft_argmax(logits)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1], 2)

@@ -1,0 +1,119 @@
+"""KeypointGAN: update order and isolation, the bottleneck, eta pre-training, D shapes, and the method contract."""
+
+import gin
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.method_checks import Returns, run_method_checks
+from tfssl.data.render import figures
+from tfssl.methods.keypoints import KeypointGAN, lsgan_loss, unit_to_pixels
+
+# SGD: its step is linear in the gradient, so 2 replicas match 1 device closely (Adam's first step is lr * sign(g)).
+BINDINGS = ["tfssl.make_optimizer.total_steps = 10", "tfssl.make_optimizer.learning_rate = 0.01"]
+K = figures.NUM_JOINTS
+SMALL = dict(image_size=32, limbs=figures.LIMBS, num_points=K, width=0.125, heatmap_size=8, discriminator_scales=1,
+             discriminator_width=0.125, pool_size=6)
+
+
+def _batch(n=4, size=32, seed=0):
+    rs = np.random.RandomState(seed)
+    return {"image": rs.rand(n, size, size, 3).astype("float32"),
+            "appearance": rs.rand(n, size, size, 3).astype("float32"),
+            "prior_points": rs.uniform(-0.8, 0.8, (n, K, 2)).astype("float32"),
+            "points": rs.uniform(-0.8, 0.8, (n, K, 2)).astype("float32"),
+            "index": np.arange(n, dtype="int64") * 3 + 1}
+
+
+def _method(**overrides):
+    gin.parse_config(BINDINGS)
+    return KeypointGAN(**{**SMALL, **overrides})
+
+
+def _values(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def _changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+def test_updates_run_g_then_d_then_eta_and_each_moves_only_its_network():
+    method = _method()
+    groups = {"eta": method.eta.trainable_variables, "discriminator": method.discriminator.trainable_variables,
+              "generator": method.phi.trainable_variables + method.psi.trainable_variables}
+    log = []
+    apply = method._apply
+
+    def recording(name, loss, tape):
+        before = {g: _values(v) for g, v in groups.items()}
+        apply(name, loss, tape)
+        moved = {g for g, v in groups.items() if any(_changed(before[g], v))}
+        log.append((name, moved))
+
+    method._apply = recording
+    outputs = method.train_step({k: tf.constant(v) for k, v in _batch().items()})
+    assert [name for name, _ in log] == ["generator", "discriminator", "eta"]
+    assert all(moved == {name} for name, moved in log), log  # eta does not change in the G step, etc.
+    assert all(np.isfinite(v.numpy()) for v in outputs.values())
+
+
+def test_psi_sees_x_only_through_the_points():
+    method = _method(adversarial_weight=0.0)
+    batch = _batch()
+    x, appearance = tf.constant(batch["image"]), tf.constant(batch["appearance"])
+    # With eta blind to its input (constant points), nothing of x reaches the reconstruction: no gradient to Phi,
+    # and two different frames give the same reconstruction.
+    eta = method.eta
+    method.eta = lambda y, training=False: tf.zeros([tf.shape(y)[0], K, 2]) + 0.0 * tf.reduce_mean(y)
+    with tf.GradientTape() as tape:
+        losses = method.generator_losses(x, appearance, training=False)
+    grads = tape.gradient(losses["perceptual"], method.phi.trainable_variables)
+    assert all(g is None or not np.any(g.numpy()) for g in grads)
+    other = method.generator_losses(tf.constant(_batch(seed=1)["image"]), appearance, training=False)
+    np.testing.assert_allclose(losses["reconstruction"], other["reconstruction"], atol=1e-6)
+    # With the real eta the gradient does reach Phi through eta and beta.
+    method.eta = eta
+    with tf.GradientTape() as tape:
+        losses = method.generator_losses(x, appearance, training=False)
+    grads = tape.gradient(losses["perceptual"], method.phi.trainable_variables)
+    assert any(g is not None and np.any(g.numpy()) for g in grads)
+
+
+def test_eta_pretraining_trains_eta_alone_first():
+    method = _method(eta_pretrain_steps=2)
+    batch = {k: tf.constant(v) for k, v in _batch().items()}
+    others = method.phi.trainable_variables + method.psi.trainable_variables + method.discriminator.trainable_variables
+    before, eta_before = _values(others), _values(method.eta.trainable_variables)
+    step = tf.function(method.train_step)
+    for _ in range(2):
+        outputs = step(batch)
+    assert not any(_changed(before, others)) and all(_changed(eta_before, method.eta.trainable_variables))
+    assert float(outputs["discriminator_loss"]) == 0.0 and float(outputs["eta_prior_mse"]) > 0.0
+    step(batch)
+    assert all(_changed(before, method.phi.trainable_variables))
+    assert int(method.step.numpy()) == 3
+
+
+def test_discriminator_scales_and_lsgan():
+    method = _method(image_size=64, heatmap_size=16, discriminator_scales=2)
+    outputs = method.discriminator(np.zeros((2, 64, 64, 1), np.float32))
+    assert [tuple(o.shape) for o in outputs] == [(2, 6, 6, 1), (2, 2, 2, 1)]
+    np.testing.assert_allclose(lsgan_loss([tf.ones((2, 3)), tf.zeros((1, 2))], 1.0), 1.0)
+    with pytest.raises(ValueError, match="limbs"):
+        _method(limbs=())
+
+
+def test_detect_keypoints_are_pixels_of_the_encoder_points():
+    method = _method()
+    x = tf.constant(_batch()["image"])
+    points = method.keypoints(x)
+    np.testing.assert_allclose(method.detect_keypoints(x), unit_to_pixels(points, 32), rtol=1e-5)
+    np.testing.assert_allclose(method.encoder(x), tf.reshape(points, [-1, 2 * K]), rtol=1e-5)
+    np.testing.assert_allclose(unit_to_pixels(tf.constant([-1.0, 1.0]), 32), [0.5, 31.5])
+
+
+def test_keypointgan_method_contract(tmp_path):
+    gin.parse_config(BINDINGS)
+    run_method_checks(lambda: KeypointGAN(**SMALL), _batch(), tmp_path / "export",
+                      endpoints={"detect_keypoints": Returns((K, 2), 0.0, 32.0)})
