@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.method_checks import Returns, run_method_checks
+from tests.method_checks import Returns, check_replica_equivalence, run_method_checks
+from tfssl.errors import ModelDirError
 from tfssl.data.render import figures
 from tfssl.methods.keypoints import KeypointGAN, lsgan_loss, unit_to_pixels
 
@@ -80,8 +81,8 @@ def test_psi_sees_x_only_through_the_points():
     assert any(g is not None and np.any(g.numpy()) for g in grads)
 
 
-def test_eta_pretraining_trains_eta_alone_first():
-    method = _method(eta_pretrain_steps=2)
+def test_eta_pretraining_trains_eta_alone_and_starts_a_joint_run(tmp_path):
+    method = _method(phase="pretrain_eta")
     batch = {k: tf.constant(v) for k, v in _batch().items()}
     others = method.phi.trainable_variables + method.psi.trainable_variables + method.discriminator.trainable_variables
     before, eta_before = _values(others), _values(method.eta.trainable_variables)
@@ -90,9 +91,16 @@ def test_eta_pretraining_trains_eta_alone_first():
         outputs = step(batch)
     assert not any(_changed(before, others)) and all(_changed(eta_before, method.eta.trainable_variables))
     assert float(outputs["discriminator_loss"]) == 0.0 and float(outputs["eta_prior_mse"]) > 0.0
-    step(batch)
-    assert all(_changed(before, method.phi.trainable_variables))
-    assert int(method.step.numpy()) == 3
+    tf.train.Checkpoint(**method.checkpoint_items()).save(str(tmp_path / "ckpt" / "ckpt"))
+    # A joint run reads only eta from it, once, on a fresh start.
+    joint = _method(eta_weights=str(tmp_path))
+    phi = _values(joint.phi.variables)
+    joint.prepare_training()
+    for a, b in zip(method.eta.variables, joint.eta.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not any(_changed(phi, joint.phi.variables))
+    with pytest.raises(ModelDirError, match="no checkpoint"):
+        _method(eta_weights=str(tmp_path / "missing")).prepare_training()
 
 
 def test_discriminator_scales_and_lsgan():
@@ -117,3 +125,8 @@ def test_keypointgan_method_contract(tmp_path):
     gin.parse_config(BINDINGS)
     run_method_checks(lambda: KeypointGAN(**SMALL), _batch(), tmp_path / "export",
                       endpoints={"detect_keypoints": Returns((K, 2), 0.0, 32.0)})
+
+
+def test_pretraining_phase_matches_on_two_replicas():
+    gin.parse_config(BINDINGS)
+    check_replica_equivalence(lambda: KeypointGAN(**{**SMALL, "phase": "pretrain_eta"}), _batch())

@@ -14,9 +14,13 @@ Losses and order per step (spec): G (Phi and Psi): 10 LSGAN(D(Phi(x)) -> 1) + 10
 x'), x), gradients flowing through eta and beta into Phi but eta not updated; then D: 1/2 [LSGAN(D(beta(y_bar)) -> 1)
 + LSGAN(D(pooled fake) -> 0)] with a 50-image history pool of Phi's skeletons; then eta: 0.9 MSE(eta(beta(y_bar)),
 y_bar) + 0.1 MSE(beta(eta(y)), y) on Phi's (pre-update) skeleton images. Each has its own optimizer (gin scopes
-`generator`, `discriminator`, `eta`) and its gradient's global norm is clipped (1.0). During the first
-`eta_pretrain_steps` steps only eta trains, on rendered prior poses alone (MSE(eta(beta(y_bar)), y_bar)): the
-pre-training the reference never released.
+`generator`, `discriminator`, `eta`) and its gradient's global norm is clipped (1.0).
+
+eta's pre-training (never released with the reference) is its own run: `phase='pretrain_eta'` trains eta alone on
+rendered prior poses, MSE(eta(beta(y_bar)), y_bar); a joint run then starts eta from that run's checkpoint
+(`eta_weights`, read once by `prepare_training` on a fresh run, never on a resume). One run with both phases
+would need a branch on the step inside the traced step, and `tf.distribute` does not allow the updates' all-reduces
+inside a `tf.cond`.
 
 Batch in: image float32 [B, S, S, 3] in [0, 1] (x), appearance (x'), prior_points float32 [B, K, 2] in [-1, 1]
 (unpaired poses), index int64 [B] (`tfssl.data.frame_pair_dataset(prior=...)`); `points` (x's ground truth) is
@@ -37,11 +41,13 @@ Differences from the reference code (github.com/tomasjakab/keypointgan, PyTorch)
 from __future__ import annotations
 
 import math
+import os
 from typing import Callable, Sequence
 
 import keras
 import tensorflow as tf
 
+from tfssl.errors import ModelDirError
 from tfssl.layers.history_pool import HistoryPool
 from tfssl.layers.patchgan import multiscale_patchgan
 from tfssl.layers.perceptual import NormalisedPerceptualLoss, random_conv_features
@@ -51,6 +57,7 @@ from tfssl.layers.unet import scaled_widths
 from tfssl.methods.base import Method, register
 
 _POOL_STREAM = 31  # tfssl.layers.rng stream of the history pool's draws
+PHASES = ("joint", "pretrain_eta")
 NETWORKS = ("eta", "generator", "discriminator")  # optimizer names (gin scopes); eta first: it steps every step
 
 
@@ -200,7 +207,9 @@ class KeypointGAN(Method):
       eta_prior_weight, eta_image_weight: eta's terms during joint training (0.9, 0.1).
       pool_size: the history pool (50; 0 turns it off).
       clip_norm: global gradient-norm clip of every update (1.0; None for none).
-      eta_pretrain_steps: steps at the start that train eta alone on rendered prior poses.
+      phase: 'joint' (G, D, eta every step) or 'pretrain_eta' (eta alone on rendered prior poses).
+      eta_weights: a model_dir (or checkpoint prefix) of a 'pretrain_eta' run whose eta starts this run; None
+        keeps eta's initialisation.
       perceptual_network: builds the perceptual loss's frozen feature network (gin: a configurable such as
         `@tfssl.layers.random_conv_features` or `@tfssl.layers.vgg19_features`).
       perceptual_momentum: the perceptual normaliser's running-mean momentum (0.99).
@@ -212,7 +221,7 @@ class KeypointGAN(Method):
                  width: float = 1.0, heatmap_size: int = 16, discriminator_scales: int = 2,
                  discriminator_width: float = 1.0, adversarial_weight: float = 10.0, perceptual_weight: float = 10.0,
                  eta_prior_weight: float = 0.9, eta_image_weight: float = 0.1, pool_size: int = 50,
-                 clip_norm: float | None = 1.0, eta_pretrain_steps: int = 0,
+                 clip_norm: float | None = 1.0, phase: str = "joint", eta_weights: str | None = None,
                  perceptual_network: Callable[[], keras.Model] = random_conv_features,
                  perceptual_momentum: float = 0.99, name: str = "keypointgan"):
         super().__init__(name=name)
@@ -224,7 +233,9 @@ class KeypointGAN(Method):
         self.adversarial_weight, self.perceptual_weight = float(adversarial_weight), float(perceptual_weight)
         self.eta_prior_weight, self.eta_image_weight = float(eta_prior_weight), float(eta_image_weight)
         self.clip_norm = None if clip_norm is None else float(clip_norm)
-        self.eta_pretrain_steps = int(eta_pretrain_steps)
+        if phase not in PHASES:
+            raise ValueError(f"KeypointGAN.phase must be one of {PHASES}, got {phase!r}")
+        self.phase, self.eta_weights = phase, eta_weights
 
         s = self.image_size
         self.phi = skeleton_encoder(s, phi_widths, width)
@@ -302,7 +313,7 @@ class KeypointGAN(Method):
         with tf.GradientTape() as tape:
             error = self.eta_prior_error(batch["prior_points"], training=True)
         self._apply("eta", error, tape)
-        zero = tf.zeros([])
+        zero = tf.zeros([])  # the joint step's outputs, so both phases log the same names
         return {"loss": error, "eta_loss": error, "eta_prior_mse": error, "eta_image_mse": zero,
                 "generator_loss": zero, "generator_adversarial": zero, "perceptual": zero,
                 "discriminator_loss": zero}
@@ -348,10 +359,26 @@ class KeypointGAN(Method):
                 "eta_prior_mse": prior_mse, "eta_image_mse": image_mse}
 
     def train_step(self, batch):
-        if self.eta_pretrain_steps <= 0:
-            return self.joint_step(batch)
-        return tf.cond(self.step < self.eta_pretrain_steps, lambda: self.pretrain_step(batch),
-                       lambda: self.joint_step(batch))
+        return self.pretrain_step(batch) if self.phase == "pretrain_eta" else self.joint_step(batch)
+
+    def prepare_training(self) -> None:
+        """On a fresh run (step 0) with `eta_weights`, starts eta from that pre-training run's checkpoint."""
+        if not self.eta_weights or int(self.step.numpy()) > 0:
+            return
+        path = self.eta_weights
+        if os.path.isdir(path):
+            path = tf.train.latest_checkpoint(os.path.join(path, "ckpt")) or tf.train.latest_checkpoint(path)
+        if not path or not tf.io.gfile.exists(path + ".index"):
+            raise ModelDirError(f"no checkpoint in {self.eta_weights} to start eta from; train one with "
+                                "KeypointGAN.phase='pretrain_eta' (gin/keypoints_eta.gin) into that model_dir")
+        try:
+            # Only the `eta` child of the saved method is read; the rest of that run's checkpoint is ignored.
+            status = tf.train.Checkpoint(method=tf.train.Checkpoint(eta=self.eta)).restore(path)
+            status.expect_partial()
+            status.assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as error:
+            raise ModelDirError(f"checkpoint {path} has no eta for this model ({str(error).splitlines()[0][:120]}); "
+                                "pre-train eta with the same image_size, num_points and widths") from error
 
     # ---- what a person and a user see ------------------------------------------------------------------------------
     def summaries(self, batch):
