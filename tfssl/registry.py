@@ -34,6 +34,7 @@ MODULES = (
     "tfssl.evaluation.classification",
     "tfssl.evaluation.layer_probes",
     "tfssl.evaluation.deocclusion",
+    "tfssl.evaluation.keypoints",
 )
 
 for _module in MODULES:

@@ -1,5 +1,7 @@
 """KeypointGAN: update order and isolation, the bottleneck, eta pre-training, D shapes, and the method contract."""
 
+import json
+
 import gin
 import numpy as np
 import pytest
@@ -130,3 +132,23 @@ def test_keypointgan_method_contract(tmp_path):
 def test_pretraining_phase_matches_on_two_replicas():
     gin.parse_config(BINDINGS)
     check_replica_equivalence(lambda: KeypointGAN(**{**SMALL, "phase": "pretrain_eta"}), _batch())
+
+
+def test_smoke_runs_pretrain_eta_then_joint(tmp_path, monkeypatch):
+    from tests.conftest import REPO
+    from tfssl.core import experiment
+
+    monkeypatch.chdir(REPO)
+    tiny = ["tfssl.methods.KeypointGAN.width = 0.125", "tfssl.methods.KeypointGAN.discriminator_width = 0.125",
+            "tfssl.Trainer.progress = False"]
+    eta = experiment.run(str(tmp_path / "eta"), ["gin/keypoints_eta.gin", "gin/smoke.gin"], tiny)
+    assert eta["step"] == 6 and np.isfinite(eta["train"]["eta_prior_mse"])
+    round_trip = json.load(open(tmp_path / "eta" / "eval" / "prior_round_trip.json"))
+    assert 0.0 < round_trip["eta_round_trip_error"] < 100.0
+    joint = experiment.run(str(tmp_path / "joint"), ["gin/keypoints.gin", "gin/smoke.gin"], tiny + [
+        "tfssl.Experiment.export = False", f"tfssl.methods.KeypointGAN.eta_weights = '{tmp_path / 'eta'}'"])
+    assert joint["step"] == 6
+    for key in ("generator_loss", "discriminator_loss", "eta_loss", "perceptual"):
+        assert np.isfinite(joint["train"][key]), key
+    metrics = json.load(open(tmp_path / "joint" / "eval" / "keypoint_metrics.json"))
+    assert metrics["mean_pose_error"] > 0 and np.isfinite(metrics["keypoint_error"])

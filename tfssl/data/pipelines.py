@@ -457,7 +457,8 @@ def frame_dataset(batch_size: int, *, name: str = "tfssl_figures/base", split: s
 @gin.configurable(module="tfssl.data")
 def pose_prior_dataset(batch_size: int, *, name: str = "tfssl_figures/prior", split: str = "train",
                        frame_size: int | None = None, skip_batches: int = 0, seed: int = 0,
-                       shuffle_buffer: int = 100_000, cache: bool = True, repeat: bool = True) -> tf.data.Dataset:
+                       shuffle_buffer: int = 100_000, cache: bool = True, repeat: bool = True,
+                       key: str = "points") -> tf.data.Dataset:
     """The unpaired pose prior: batches of example poses from sequences other than the training videos'.
 
     Args:
@@ -466,8 +467,9 @@ def pose_prior_dataset(batch_size: int, *, name: str = "tfssl_figures/prior", sp
       frame_size: the side in pixels of the frames the poses are given in (default: the builder's IMAGE_SIZE).
       skip_batches, seed, shuffle_buffer, cache, repeat: as `image_dataset` (the order is a pure function of
         (seed, epoch)).
+      key: the name of the points in the batches ('prior_points' for KeypointGAN's eta pre-training).
     Returns:
-      Batches of points float32 [B, K, 2], (x, y) in [-1, 1] (`pixels_to_unit`), and index int64 [B].
+      Batches of points float32 [B, K, 2] under `key`, (x, y) in [-1, 1] (`pixels_to_unit`), and index int64 [B].
     """
     builder = load_builder(name)
     _check_split(builder, split)
@@ -482,7 +484,7 @@ def pose_prior_dataset(batch_size: int, *, name: str = "tfssl_figures/prior", sp
         base = base.cache()
     num = int(builder.info.splits[split].num_examples)
     stream = _position_stream(base, num, seed, shuffle_buffer, skip_batches * batch_size, repeat)
-    ds = stream.map(lambda _, ex: ex).batch(batch_size, drop_remainder=repeat)
+    ds = stream.map(lambda _, ex: {key: ex["points"], "index": ex["index"]}).batch(batch_size, drop_remainder=repeat)
     return _finish(ds)
 
 

@@ -384,6 +384,11 @@ class KeypointGAN(Method):
     def summaries(self, batch):
         """Up to 8 examples: frames, Phi's skeletons, the re-rendered beta(eta(Phi(x))), predicted skeletons drawn on
         the frames (and the ground truth's, when the batch has `points`), reconstructions, rendered prior poses."""
+        if "image" not in batch:  # eta pre-training: prior poses only
+            prior = tf.constant(batch["prior_points"][:8], tf.float32)
+            rendered = self.render(prior)
+            return {"prior_samples": tf.tile((rendered + 1.0) / 2.0, [1, 1, 1, 3]),
+                    "eta_round_trip": tf.tile((self.render(self.eta(rendered)) + 1.0) / 2.0, [1, 1, 1, 3])}
         x = tf.constant(batch["image"][:8], tf.float32)
         y = self.phi(x, training=False)
         points = self.eta(y, training=False)
