@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from tests.method_checks import strategy as shared_strategy
+
 from tfssl.layers.history_pool import HistoryPool, history_pool_query
 
 
@@ -69,7 +71,7 @@ def test_works_in_a_tf_function():
 
 
 def test_replicas_given_the_same_global_batch_hold_the_same_pool():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = shared_strategy("mirrored")  # one per process: a second one collides with its collective keys
     with strategy.scope():
         layer = HistoryPool(size=3)
         layer.build((None, 2, 2, 1))  # as a method builds every network in the strategy scope

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.method_checks import strategy as shared_strategy
+
 from tfssl.errors import UserError
 from tfssl.layers.perceptual import (NormalisedPerceptualLoss, pixel_pyramid_features, random_conv_features,
                                      vgg19_features)
@@ -73,7 +75,7 @@ def test_vgg19_missing_local_file_is_one_clear_error(tmp_path):
 
 
 def test_two_replicas_normalise_by_the_global_batch_mean():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = shared_strategy("mirrored")  # one per process: a second one collides with its collective keys
     with strategy.scope():
         loss = NormalisedPerceptualLoss(network=pixel_pyramid_features(levels=1))
     prediction, target = _pair(3)

@@ -146,7 +146,8 @@ def test_smoke_runs_pretrain_eta_then_joint(tmp_path, monkeypatch):
     round_trip = json.load(open(tmp_path / "eta" / "eval" / "prior_round_trip.json"))
     assert 0.0 < round_trip["eta_round_trip_error"] < 100.0
     joint = experiment.run(str(tmp_path / "joint"), ["gin/keypoints.gin", "gin/smoke.gin"], tiny + [
-        "tfssl.Experiment.export = False", f"tfssl.methods.KeypointGAN.eta_weights = '{tmp_path / 'eta'}'"])
+        "tfssl.Experiment.export = False", "tfssl.evaluation.keypoint_metrics.max_examples = 2",
+        f"tfssl.methods.KeypointGAN.eta_weights = '{tmp_path / 'eta'}'"])
     assert joint["step"] == 6
     for key in ("generator_loss", "discriminator_loss", "eta_loss", "perceptual"):
         assert np.isfinite(joint["train"][key]), key
