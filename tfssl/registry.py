@@ -22,18 +22,23 @@ MODULES = (
     "tfssl.layers.partial_conv",
     "tfssl.layers.patchgan",
     "tfssl.layers.dcgan",
+    "tfssl.layers.skeleton",
+    "tfssl.layers.history_pool",
+    "tfssl.layers.perceptual",
     # Methods.
     "tfssl.methods.rotation",
     "tfssl.methods.lci",
     "tfssl.methods.pirl",
     "tfssl.methods.pcnet",
     "tfssl.methods.s3vae",
+    "tfssl.methods.keypoints",
     # Evaluations.
     "tfssl.evaluation.classification",
     "tfssl.evaluation.layer_probes",
     "tfssl.evaluation.deocclusion",
     "tfssl.evaluation.sequence_judge",
     "tfssl.evaluation.disentanglement",
+    "tfssl.evaluation.keypoints",
 )
 
 for _module in MODULES:

@@ -33,3 +33,17 @@ def test_spectral_norm_state_is_non_trainable_and_normalises_the_kernel():
     model(x, training=False)
     for a, w in zip(state, model.weights):
         np.testing.assert_array_equal(a, w.numpy())
+
+
+def test_multiscale_patchgan_output_shapes_and_instance_norm():
+    from tfssl.layers.patchgan import multiscale_patchgan
+
+    model = multiscale_patchgan(image_size=128, in_channels=1, width=0.0625)
+    outputs = model(np.random.rand(2, 128, 128, 1).astype("float32"))
+    assert [tuple(o.shape) for o in outputs] == [(2, 14, 14, 1), (2, 6, 6, 1), (2, 2, 2, 1)]  # the spec's sizes
+    scales = [layer for layer in model.layers if layer.name.startswith("scale")]
+    assert len(scales) == 3 and len({id(s) for s in scales}) == 3  # no shared weights
+    norms = [layer.name for layer in scales[0].layers if layer.name.startswith("instance_norm")]
+    assert norms == ["instance_norm2", "instance_norm3", "instance_norm4"]  # not after the first conv
+    assert not any("_sn" in layer.name for layer in scales[0].layers)
+    assert not model.non_trainable_weights

@@ -23,6 +23,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfssl.data.builders  # noqa: F401  (registers the tfssl builders with TFDS)
+from tfssl.data.builders import tfssl_figures
+from tfssl.data.render import figures
 from tfssl.errors import DataError
 
 # Files a user must place in manual_dir for the real datasets tfssl's paper-scale gin files use.
@@ -449,6 +451,176 @@ def load_clips(name: str, split: str = "test", max_examples: int | None = None, 
     if not as_uint8:
         out["video"] = out["video"].astype(np.float32) / np.float32(255.0)
     return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Videos with 2D joints (tfssl_figures; KeypointGAN).
+
+
+@gin.configurable(module="tfssl.data")
+def skeleton_limbs(name: str = "tfssl_figures/base") -> tuple[tuple[int, int], ...]:
+    """The limbs (joint-index pairs) of a keypoint dataset's skeleton, for a method's skeleton renderer to bind
+    (`limbs = @tfssl.data.skeleton_limbs()`), so the method never imports the dataset."""
+    builder = name.split("/")[0]
+    if builder != "tfssl_figures":
+        raise DataError(f"no skeleton is known for dataset '{name}'; use tfssl_figures or bind the limbs directly")
+    return tuple(tuple(limb) for limb in figures.LIMBS)
+
+
+def pixels_to_unit(joints: tf.Tensor, size: int) -> tf.Tensor:
+    """Joints in pixels (x, y; pixel c centred at c + 0.5) of a size x size frame -> [-1, 1] coordinates whose
+    -1 and 1 are the centres of the first and last pixels (the skeleton renderer's linspace(-1, 1, size) grid)."""
+    return (tf.cast(joints, tf.float32) - 0.5) * (2.0 / (size - 1)) - 1.0
+
+
+def _position_stream(base: tf.data.Dataset, num: int, seed: int, shuffle_buffer: int, skip: int,
+                     repeat: bool) -> tf.data.Dataset:
+    """(position, example) pairs: epoch e is `block_shuffle(base, ..., seed, e)` and position = e * num + i, so the
+    stream (and anything keyed by position) is a pure function of (seed, position) and resumes by skipping."""
+    start_epoch, skip_in_epoch = divmod(skip, num) if repeat else (0, skip)
+
+    def epoch(e: tf.Tensor) -> tf.data.Dataset:
+        order = base if shuffle_buffer <= 1 else block_shuffle(base, shuffle_buffer, seed, e)
+        return order.enumerate().map(lambda i, ex: (e * num + i, ex))
+
+    last = start_epoch + 1 if not repeat else 2**62
+    return tf.data.Dataset.range(start_epoch, last).flat_map(epoch).skip(skip_in_epoch)
+
+
+def _clips(name: str, split: str, max_examples: int | None) -> tuple[tf.data.Dataset, int, int]:
+    """Clips {video uint8 [T, S, S, 3], joints float32 [T, K, 2] pixels, index int64}, their count and S."""
+    builder = load_builder(name)
+    _check_split(builder, split)
+    if "video" not in builder.info.features:
+        raise DataError(f"dataset '{builder.info.full_name}' has no videos; name a video config such as "
+                        "'tfssl_figures/base' (the '/prior' configs hold poses only)")
+    size = int(builder.info.features["video"].shape[1])
+    ds = builder.as_dataset(split=split, shuffle_files=False)
+    if max_examples is not None:
+        ds = ds.take(max_examples)
+    ds = ds.map(lambda ex: {"video": ex["video"], "joints": ex["joints"], "index": ex["index"]},
+                num_parallel_calls=tf.data.AUTOTUNE)
+    count = int(ds.cardinality())
+    return ds, (count if count > 0 else int(ds.reduce(0, lambda n, _: n + 1))), size
+
+
+@gin.configurable(module="tfssl.data")
+def frame_pair_dataset(batch_size: int, *, name: str = "tfssl_figures/base", split: str = "train",
+                       skip_batches: int = 0, seed: int = 0, shuffle_buffer: int = 20_000,
+                       max_examples: int | None = None, cache: bool = True, repeat: bool = True,
+                       prior: str | None = None, prior_split: str = "train") -> tf.data.Dataset:
+    """KeypointGAN's training stream: pairs (x, x') of two different frames of the same video, and optionally a
+    batch of unpaired prior poses beside each batch of pairs.
+
+    Pair p takes the clip at position p of the shuffled split and two distinct frames drawn with the stateless
+    seed (seed, p), so the stream is a pure function of (seed, position) and a resumed run (`skip_batches`)
+    continues with exactly the pairs the killed one would have seen.
+
+    Args:
+      batch_size: the GLOBAL batch size.
+      name, split: a video dataset with per-frame joints (`tfssl_figures/base`).
+      skip_batches: batches consumed by an earlier run (resume).
+      seed: the clip order of epoch e and every frame choice are pure functions of (seed, e, position).
+      shuffle_buffer: clips permuted together (`block_shuffle`); >= the split size is a full shuffle.
+      max_examples: use only the first clips of the split.
+      cache: keep the decoded clips in memory (uint8; `tfssl_figures/base` is about 200 MB).
+      repeat: cycle forever (training) or one pass (one pair per clip).
+      prior, prior_split: a pose dataset (`tfssl_figures/prior`) whose `pose_prior_dataset` batches (same batch
+        size, seed and skip_batches) are zipped in as `prior_points`; None for pairs only. The prior is unpaired:
+        its poses come from other sequences and are independent of the pairs beside them.
+    Returns:
+      Batches of
+        image: float32 [B, S, S, 3] in [0, 1], the frame x whose pose is wanted.
+        appearance: float32 [B, S, S, 3] in [0, 1], another frame x' of the same clip.
+        points: float32 [B, K, 2], x's joints (x, y) in [-1, 1] (`pixels_to_unit`): ground truth for evaluation
+          and summaries only; KeypointGAN never trains on them.
+        frames: int32 [B, 2], the frame indices of x and x'.
+        index: int64 [B], the clip's index in its split.
+        prior_points: float32 [B, K, 2] in [-1, 1], with `prior` only.
+    """
+    base, num_clips, size = _clips(name, split, max_examples)
+    if cache:
+        base = base.cache()
+    stream = _position_stream(base, num_clips, seed, shuffle_buffer, skip_batches * batch_size, repeat)
+
+    def sample(position: tf.Tensor, clip: dict) -> dict:
+        key = tf.stack([tf.cast(seed, tf.int64), tf.cast(position, tf.int64)])
+        num_frames = tf.shape(clip["video"])[0]
+        u = tf.random.stateless_uniform([2], seed=key)
+        t = tf.minimum(tf.cast(u[0] * tf.cast(num_frames, tf.float32), tf.int32), num_frames - 1)
+        # The other frame is uniform over the remaining T - 1: x' never equals x.
+        gap = 1 + tf.minimum(tf.cast(u[1] * tf.cast(num_frames - 1, tf.float32), tf.int32), num_frames - 2)
+        t_other = (t + gap) % num_frames
+        return {"image": clip["video"][t], "appearance": clip["video"][t_other],
+                "points": pixels_to_unit(clip["joints"][t], size), "frames": tf.stack([t, t_other]),
+                "index": tf.cast(clip["index"], tf.int64)}
+
+    def to_float_pair(batch: dict) -> dict:
+        return {**batch, "image": tf.cast(batch["image"], tf.float32) / 255.0,
+                "appearance": tf.cast(batch["appearance"], tf.float32) / 255.0}
+
+    ds = stream.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(batch_size, drop_remainder=repeat).map(to_float_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    if prior is not None:
+        poses = pose_prior_dataset(batch_size, name=prior, split=prior_split, skip_batches=skip_batches, seed=seed,
+                                   cache=cache, repeat=True)
+        ds = tf.data.Dataset.zip(ds, poses).map(lambda pairs, pose: {**pairs, "prior_points": pose["points"]})
+    return _finish(ds)
+
+
+@gin.configurable(module="tfssl.data")
+def frame_dataset(batch_size: int, *, name: str = "tfssl_figures/base", split: str = "test",
+                  max_examples: int | None = None) -> tf.data.Dataset:
+    """Every frame of a video split, in order, once: for keypoint evaluation.
+
+    Returns:
+      Batches of image float32 [B, S, S, 3] in [0, 1], points float32 [B, K, 2] in [-1, 1] (x, y), index int64 [B]
+      (the clip), frame int32 [B].
+    """
+    base, _, size = _clips(name, split, max_examples)
+
+    def frames(clip: dict) -> tf.data.Dataset:
+        num_frames = tf.shape(clip["video"])[0]
+        return tf.data.Dataset.from_tensor_slices({
+            "image": clip["video"], "points": pixels_to_unit(clip["joints"], size),
+            "index": tf.fill([num_frames], tf.cast(clip["index"], tf.int64)), "frame": tf.range(num_frames)})
+
+    ds = base.flat_map(frames).batch(batch_size).map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    return _finish(ds)
+
+
+@gin.configurable(module="tfssl.data")
+def pose_prior_dataset(batch_size: int, *, name: str = "tfssl_figures/prior", split: str = "train",
+                       frame_size: int | None = None, skip_batches: int = 0, seed: int = 0,
+                       shuffle_buffer: int = 100_000, cache: bool = True, repeat: bool = True,
+                       key: str = "points") -> tf.data.Dataset:
+    """The unpaired pose prior: batches of example poses from sequences other than the training videos'.
+
+    Args:
+      batch_size: the GLOBAL batch size.
+      name, split: a pose dataset (`tfssl_figures/prior`: train = the prior, validation = held-out poses).
+      frame_size: the side in pixels of the frames the poses are given in (default: the builder's IMAGE_SIZE).
+      skip_batches, seed, shuffle_buffer, cache, repeat: as `image_dataset` (the order is a pure function of
+        (seed, epoch)).
+      key: the name of the points in the batches ('prior_points' for KeypointGAN's eta pre-training).
+    Returns:
+      Batches of points float32 [B, K, 2] under `key`, (x, y) in [-1, 1] (`pixels_to_unit`), and index int64 [B].
+    """
+    builder = load_builder(name)
+    _check_split(builder, split)
+    if "joints" not in builder.info.features or "video" in builder.info.features:
+        raise DataError(f"dataset '{builder.info.full_name}' is not a pose prior; name a poses-only config such "
+                        "as 'tfssl_figures/prior'")
+    size = frame_size or tfssl_figures.IMAGE_SIZE
+    base = builder.as_dataset(split=split, shuffle_files=False).map(
+        lambda ex: {"points": pixels_to_unit(ex["joints"], size), "index": ex["index"]},
+        num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        base = base.cache()
+    num = int(builder.info.splits[split].num_examples)
+    stream = _position_stream(base, num, seed, shuffle_buffer, skip_batches * batch_size, repeat)
+    ds = stream.map(lambda _, ex: {key: ex["points"], "index": ex["index"]}).batch(batch_size, drop_remainder=repeat)
+    return _finish(ds)
 
 
 InputFn = Callable[..., tf.data.Dataset]

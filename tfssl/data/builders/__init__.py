@@ -5,6 +5,7 @@ from tfssl.data.builders.tfssl_objects import TfsslObjects, TfsslObjectsConfig
 from tfssl.data.builders.tfssl_scenes import TfsslScenes, TfsslScenesConfig
 from tfssl.data.builders.tfssl_sprites import TfsslSprites, TfsslSpritesConfig
 from tfssl.data.builders.tfssl_moving_digits import TfsslMovingDigits, TfsslMovingDigitsConfig
+from tfssl.data.builders.tfssl_figures import TfsslFigures, TfsslFiguresConfig
 from tfssl.data.builders.cocoa import Cocoa
 from tfssl.data.builders.kins import Kins
 from tfssl.data.builders.sprites_npy import SpritesNpy
