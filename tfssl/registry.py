@@ -30,6 +30,7 @@ MODULES = (
     "tfssl.evaluation.classification",
     "tfssl.evaluation.layer_probes",
     "tfssl.evaluation.deocclusion",
+    "tfssl.evaluation.utility_study",
 )
 
 for _module in MODULES:
