@@ -249,10 +249,13 @@ def _run_pending(study_dir, pending, data, loaded, first, *, batch_size, learnin
                       accuracy=tuner.accuracy(*entry["test"]), encoder_step=0 if name == SCRATCH else source["step"],
                       model_dir=None if name == SCRATCH else source["model_dir"], linear_accuracy=None)
         if linear_probe and not task.dense:
-            fkey = (config, task.name, name, seed if name == SCRATCH else None)
+            # Features depend on the images and the encoder only: the class and pose tasks of one config share them.
+            fkey = (entry["dataset"], name, seed if name == SCRATCH else None)
             if fkey not in features:
                 features[fkey] = _features(tuner, start, entry)
-            record["linear_accuracy"] = _probe(features[fkey], n, task.num_classes, linear_epochs, seed)
+            (train_x, _), (test_x, _) = features[fkey]
+            probe_data = ((train_x, entry["train"][1]), (test_x, entry["test"][1]))
+            record["linear_accuracy"] = _probe(probe_data, n, task.num_classes, linear_epochs, seed)
         _write_json(_run_path(study_dir, config, task.name, name, n, seed), record)
         bar.update(i + 1, values=[("accuracy", record["accuracy"])])
 
