@@ -229,7 +229,7 @@ def _run_pending(study_dir, pending, data, loaded, first, *, batch_size, learnin
     import keras
 
     tuners, features = {}, {}
-    bar = keras.utils.Progbar(len(pending), unit_name="run")
+    bar = keras.utils.Progbar(len(pending), unit_name="run", stateful_metrics=["last_accuracy"])
     for i, (config, task, name, n, seed) in enumerate(pending):
         entry = data[(config, task.name)]
         source = loaded[first if name == SCRATCH else name]
@@ -257,7 +257,7 @@ def _run_pending(study_dir, pending, data, loaded, first, *, batch_size, learnin
             probe_data = ((train_x, entry["train"][1]), (test_x, entry["test"][1]))
             record["linear_accuracy"] = _probe(probe_data, n, task.num_classes, linear_epochs, seed)
         _write_json(_run_path(study_dir, config, task.name, name, n, seed), record)
-        bar.update(i + 1, values=[("accuracy", record["accuracy"])])
+        bar.update(i + 1, values=[("last_accuracy", record["accuracy"])])
 
 
 def _features(tuner: finetune.FineTuner, weights, entry) -> tuple:
@@ -366,6 +366,10 @@ def plot_study(summary: dict, folder: str) -> list[str]:
             if beyond:  # beyond the scratch range: U is above this bound, drawn as an upward triangle
                 ax.scatter([n for n, _ in beyond], [b for _, b in beyond], color=f"C{i}", marker="^", s=60,
                            label=f"{name}: above (beyond scratch's range)")
+            below = [n for n, u in points if u["status"] == utility.BELOW]
+            if below:  # below scratch's first point: U = -1 as in the reference, marked as the bound it is
+                ax.scatter(below, [-1.0] * len(below), color=f"C{i}", marker="v", s=60,
+                           label=f"{name}: -1 (below scratch's first point)")
         ax.set(xscale="log", xlabel="labelled training examples", ylabel="utility n_s(a)/n - 1",
                title=f"{setting['dataset']}: {key.split('/')[-1]}")
         ax.grid(alpha=0.3)
