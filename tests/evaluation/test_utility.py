@@ -33,7 +33,7 @@ def test_beyond_the_best_scratch_accuracy_is_not_a_number_but_a_bound():
     result = u.utility(1000, 95.0, budgets, means)
     assert result.status == u.BEYOND
     assert result.value is None and result.scratch_labels is None
-    assert result.lower_bound == pytest.approx(10000 / 1000 - 1)  # scratch needs more than its best budget
+    assert result.lower_bound == pytest.approx(10000 / 1000 - 1)  # scratch needs more than its largest budget
     assert result.as_dict()["status"] == "beyond_scratch_range"
 
 
@@ -50,7 +50,8 @@ def test_non_monotonic_scratch_curve_uses_the_first_crossing():
     budgets, means = u.scratch_curve({100: [0.5], 1000: [0.8], 4000: [0.7]})
     assert u.utility(100, 0.75, budgets, means).scratch_labels == pytest.approx(100 + 0.25 / 0.3 * 900)
     beyond = u.utility(100, 0.9, budgets, means)
-    assert beyond.status == u.BEYOND and beyond.lower_bound == pytest.approx(1000 / 100 - 1)  # the best is at 1000
+    # Scratch stayed below 0.9 up to 4000 labels (its best, 0.8, was at 1000): it needs more than 4000.
+    assert beyond.status == u.BEYOND and beyond.lower_bound == pytest.approx(4000 / 100 - 1)
 
 
 def test_a_flat_scratch_curve_is_reached_at_its_first_budget():

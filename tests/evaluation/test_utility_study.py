@@ -158,3 +158,15 @@ def test_dense_trunk_gives_per_pixel_logits():
     assert record["steps"] == 2 and np.isfinite(record["final_loss"])
     assert tuner.model(images[:2].astype(np.float32) / 255.0).shape == (2, 16, 16, 2)
     assert 0.0 <= tuner.accuracy(images, masks) <= 1.0
+
+
+def test_segmentation_targets_are_the_union_of_the_modal_masks():
+    from tfssl.data import pipelines
+
+    dataset = pipelines.resolve_name("tfssl_scenes/base_small")
+    images, masks = finetune.load_task_arrays(finetune.TASKS["segmentation"], dataset, "test", max_examples=4)
+    assert images.shape == (4, 64, 64, 3) and images.dtype == np.uint8
+    assert masks.shape == (4, 64, 64) and set(np.unique(masks)) == {0, 1}
+    scenes = pipelines.load_builder(dataset).as_dataset(split="test", shuffle_files=False).take(4)
+    for mask, scene in zip(masks, scenes):
+        assert np.array_equal(mask, (scene["modal"].numpy().max(axis=0) > 0).astype(np.uint8))

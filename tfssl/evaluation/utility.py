@@ -18,7 +18,9 @@ the first budget past the best scratch accuracy gives the bare crossing ratio. t
 - `"below_scratch_range"`: a is below the scratch accuracy at the smallest budget. As in the reference, n_s = 0
   and `value` = -1; the truth lies in [-1, n_0 / n - 1] (the scratch model was not measured below n_0 labels).
 - `"beyond_scratch_range"`: a exceeds every scratch accuracy ("beyond the measured range"). `value` is None;
-  `lower_bound` = n_best / n - 1 (scratch needs more than n_best labels, where it reached its best accuracy).
+  `lower_bound` = n_max / n - 1: scratch stayed below a at every measured budget up to the largest, n_max, so it
+  needs more labels than that. (The reference reports the ratio at scratch's best budget instead, which says less
+  when the scratch curve dips at its end.)
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class Utility:
       status: INTERPOLATED, BELOW or BEYOND (module docstring).
       value: U(n) = n_s / n - 1 (None when BEYOND: not measurable).
       scratch_labels: n_s(a) (0.0 when BELOW, None when BEYOND).
-      lower_bound: BEYOND only: n_best / n - 1, U exceeds it.
+      lower_bound: BEYOND only: n_max / n - 1 (n_max: the scratch curve's largest budget), U exceeds it.
     """
 
     labels: float
@@ -124,8 +126,8 @@ def utility(labels: float, accuracy: float, budgets: Sequence[float], accuracies
         raise ValueError(f"the label budget must be positive, got {labels}")
     status, needed = scratch_labels_needed(accuracy, budgets, accuracies)
     if status == BEYOND:
-        best = float(np.asarray(budgets, np.float64)[int(np.argmax(accuracies))])
-        return Utility(float(labels), float(accuracy), status, None, None, best / labels - 1.0)
+        largest = float(np.max(np.asarray(budgets, np.float64)))
+        return Utility(float(labels), float(accuracy), status, None, None, largest / labels - 1.0)
     return Utility(float(labels), float(accuracy), status, needed / labels - 1.0, needed)
 
 
