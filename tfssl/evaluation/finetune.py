@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import time
 
 import keras
 import numpy as np
@@ -248,8 +249,6 @@ class FineTuner:
         Returns:
           {"steps", "final_loss" (mean of the last 10 steps' losses), "seconds"}.
         """
-        import time
-
         self._reset(encoder_weights, seed)
         order = batch_indices(len(images), self.batch_size, steps, seed)
         warmup = int(round(self.warmup_fraction * steps))

@@ -162,6 +162,9 @@ def utility_study(study_dir: str, *, encoders: Mapping = gin.REQUIRED, configs: 
     for config, task, dataset in settings:
         train_size = int(pipelines.split_size(dataset, "train"))
         resolved = _resolve_budgets(budgets, train_size)
+        dropped = [b for b in budgets if b != "full" and int(b) > train_size]
+        if dropped:
+            print(f"tfssl: utility: {dataset} has {train_size} training examples; budgets {dropped} dropped", flush=True)
         if not resolved:
             raise UserError(f"no label budget fits {dataset}'s {train_size} training examples; lower the budgets")
         data[(config, task.name)] = {"dataset": dataset, "budgets": resolved, "train": None, "test": None}
