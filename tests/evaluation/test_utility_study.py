@@ -137,10 +137,12 @@ def test_steps_for_budget_clips_to_the_floor_and_ceiling():
     assert [utility_study.steps_for_budget(n, **kw) for n in (100, 4000, 20000)] == [80, 125, 200]
 
 
-def test_unknown_task_and_reserved_name_are_user_errors(tmp_path, monkeypatch):
+def test_bad_settings_are_user_errors(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     with pytest.raises(UserError, match="unknown utility task"):
         _study(tmp_path, tmp_path / "run", "tfssl.evaluation.utility_study.tasks = ['depth']")
+    with pytest.raises(UserError, match="min_steps <= max_steps"):
+        _study(tmp_path, tmp_path / "run", "tfssl.evaluation.utility_study.min_steps = 0")
     with pytest.raises(UserError, match="reserved"):
         config.parse([os.path.join(REPO, "gin", "utility.gin")],
                      ["tfssl.evaluation.utility_study.encoders = {'scratch': 'runs/x'}"], finalize=False)

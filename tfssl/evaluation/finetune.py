@@ -249,6 +249,8 @@ class FineTuner:
         Returns:
           {"steps", "final_loss" (mean of the last 10 steps' losses), "seconds"}.
         """
+        if steps < 1:
+            raise ValueError(f"a run needs at least one step, got {steps}")
         self._reset(encoder_weights, seed)
         order = batch_indices(len(images), self.batch_size, steps, seed)
         warmup = int(round(self.warmup_fraction * steps))

@@ -150,6 +150,9 @@ def utility_study(study_dir: str, *, encoders: Mapping = gin.REQUIRED, configs: 
         raise UserError("utility_study.encoders is empty; name at least one run directory")
     if SCRATCH in encoders:
         raise UserError(f"encoder name '{SCRATCH}' is reserved for the random-init encoder; rename it")
+    if not 1 <= min_steps <= max_steps or batch_size < 1:
+        raise UserError(f"utility_study needs 1 <= min_steps <= max_steps and batch_size >= 1, got min_steps="
+                        f"{min_steps}, max_steps={max_steps}, batch_size={batch_size}")
     names = list(encoders) + [SCRATCH]
     # Everything the study reads from gin or the data happens before any encoder is loaded: loading a run re-parses
     # gin with that run's config (and its dataset size).
