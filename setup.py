@@ -23,6 +23,7 @@ _INSTALL_REQUIRES = [
     "scikit-learn>=1.3",  # tfssl_moving_digits moves the 8x8 digits bundled inside it (no download)
 ]
 _HUB = ["tensorflow-hub>=0.16", "tf-keras>=2.21,<2.22"]
+_PLOTS = ["matplotlib>=3.8"]  # the utility study's figures (python -m tfssl.evaluate --gin_file=gin/utility.gin)
 _TEST = _HUB + [
     "pytest>=8",
     "pytest-timeout",
@@ -43,7 +44,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["tfssl", "tfssl.*"]),
     install_requires=_INSTALL_REQUIRES,
-    extras_require={"hub": _HUB, "test": _TEST},
+    extras_require={"hub": _HUB, "plots": _PLOTS, "test": _TEST},
     entry_points={
         "console_scripts": [
             "tfssl-train=tfssl.train:console_main",

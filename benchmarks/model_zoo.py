@@ -4,7 +4,8 @@
     python benchmarks/model_zoo.py --check    # exit 1, naming each stale file, when either differs
 
 Every JSON a benchmark script writes records the command that produced it ("command"). This script renders each file
-with the renderer of that script (one small pure function per schema: dict -> markdown lines), under its method's
+with the renderer of that script (one small pure function per schema: dict -> markdown lines; a study run by
+`python -m tfssl.evaluate`, which records `"study": NAME`, with the renderer of that study), under its method's
 heading, with the command and the environment it ran in; `benchmarks/results/speed/*.json` (step times of every
 method) gets a section of its own when present. It also rewrites the block of README.md between
 `<!-- methods-table:begin -->` and `<!-- methods-table:end -->`: one row per method, its status against its quality
@@ -34,8 +35,9 @@ BEGIN, END = "<!-- methods-table:begin -->", "<!-- methods-table:end -->"
 # tfssl_scenes category k >= 1 is tfssl.data.render.shapes.CLASS_NAMES[k - 1] (tests/test_model_zoo.py checks).
 SHAPE_NAMES = ("disc", "square", "triangle", "star", "cross", "ring", "heart", "crescent", "arrow", "hexagon")
 # Section order of MODEL_ZOO.md; other result folders follow in sorted order, speed comes last.
-METHOD_ORDER = ("rotation", "pcnet", "lci", "pirl")
-METHOD_TITLES = {"rotation": "Rotation", "pcnet": "PCNet", "lci": "LCI", "pirl": "PIRL", "speed": "Speed"}
+METHOD_ORDER = ("rotation", "pcnet", "lci", "pirl", "utility")
+METHOD_TITLES = {"rotation": "Rotation", "pcnet": "PCNet", "lci": "LCI", "pirl": "PIRL", "speed": "Speed",
+                 "utility": "Utility study (Newell & Deng)"}
 
 # What a reader must know to rerun a file's command as it ran (no numbers here: those come from the JSON).
 PRE_FLIP = ("Ran before `gin/lci.gin` set `tfssl.methods.LCI.flip = True`: to rerun it as it ran, add "
@@ -359,6 +361,41 @@ def render_speed(data: dict) -> list[str]:
                   for name, m in sorted(data["methods"].items())])
 
 
+def _utility_cell(u: dict) -> str:
+    """One U(n) of tfssl.evaluation.utility as a table cell; the edge cases by name, never as a bare -1."""
+    if u["status"] == "beyond_scratch_range":
+        return f"> {fixed(u['lower_bound'], 2)} (beyond scratch's range)"
+    if u["status"] == "below_scratch_range":
+        return f"{fixed(u['value'], 2)} (below scratch's first point)"
+    return fixed(u["value"], 2)
+
+
+def render_utility(data: dict) -> list[str]:
+    """The utility study (tfssl.evaluation.utility_study): accuracy per encoder and budget, then U(n)."""
+    p = data["protocol"]
+    lines = [f"Seeds {', '.join(str(s) for s in p['seeds'])}; batch {p['batch_size']}, Adam {p['learning_rate']} "
+             f"with {fixed(100 * p['warmup_fraction'], 0)}% warm-up then linear decay, {p['epochs']} epochs per run "
+             f"clipped to {p['min_steps']}-{p['max_steps']} steps (the same for pretrained and scratch). Encoders: "
+             + ", ".join(f"`{k}` ({run_label(v)})" for k, v in sorted(p["encoders"].items()))
+             + "; `scratch`: the same architecture at random init. Cells: fine-tuned test accuracy % (mean ± std over "
+               "seeds) / linear probe on the frozen encoder %.", ""]
+    for key, setting in sorted(data["settings"].items()):
+        budgets = setting["budgets"]
+        lines += [f"`{setting['dataset']}`, task {key.split('/')[-1]}:", ""]
+        lines += table(["encoder", *[f"n={n}" for n in budgets]], [
+            [name, *[(mean_std(e["finetune"][str(n)]) if str(n) in e["finetune"] else "–") + " / "
+                     + (pct(e["linear"][str(n)]["mean"]) if str(n) in e["linear"] else "–") for n in budgets]]
+            for name, e in sorted(setting["encoders"].items())])
+        rows = [[name, *[_utility_cell(e["utility"][str(n)]) if str(n) in e["utility"] else "–" for n in budgets]]
+                for name, e in sorted(setting["encoders"].items()) if "utility" in e]
+        if rows:
+            lines += ["", "Utility U(n) = n_s(a)/n − 1 against the scratch curve:", ""]
+            lines += table(["encoder", *[f"n={n}" for n in budgets]], rows)
+        lines += [""]
+    lines += [f"All runs together: {minutes(data['seconds_all_runs'])} min of training and evaluation."]
+    return lines
+
+
 RENDERERS: dict[str, Callable[[dict], list[str]]] = {
     "compare.py": render_compare,
     "rotation.py": render_rotation,
@@ -368,7 +405,13 @@ RENDERERS: dict[str, Callable[[dict], list[str]]] = {
     "pirl_pretext.py": render_pirl_pretext,
     "object_swap.py": render_object_swap,
     "rotation_shortcut.py": render_rotation_shortcut,
+    "utility study": render_utility,
 }
+
+
+def renderer_key(data: dict) -> str:
+    """The RENDERERS key of a result: its study (a `python -m tfssl.evaluate` job), else the script it names."""
+    return f"{data['study']} study" if "study" in data else script_of(data["command"])
 
 
 def script_of(command: str) -> str:
@@ -390,7 +433,7 @@ def environment(data: dict) -> str:
         labels = {"python": "Python", "tensorflow": "TensorFlow", "keras": "Keras", "numpy": "NumPy"}
         parts.append(", ".join([f"{cpus} CPU cores ({processor})"]
                                + [f"{labels.get(k, k)} {v}" for k, v in sorted(machine.items())]))
-    if isinstance(data.get("seconds"), (int, float)) and script_of(data["command"]) == "compare.py":
+    if isinstance(data.get("seconds"), (int, float)) and renderer_key(data) == "compare.py":
         parts.append(f"whole comparison {minutes(data['seconds'])} min")
     return "Environment: " + "; ".join(parts) + "." if parts else ""
 
@@ -443,7 +486,7 @@ def model_zoo(results: dict[str, dict]) -> str:
             if folder == "speed":
                 renderer = render_speed
             else:
-                script = script_of(data["command"])
+                script = renderer_key(data)
                 if script not in RENDERERS:
                     raise ValueError(f"{RESULTS}/{relpath}: no renderer for {script}; add one to RENDERERS")
                 renderer = RENDERERS[script]

@@ -2,6 +2,7 @@
 
 import glob
 import os
+import re
 
 import pytest
 
@@ -10,7 +11,17 @@ from tfssl.core import experiment
 from tfssl.methods.base import Method
 
 GIN_FILES = sorted(glob.glob(os.path.join(REPO, "gin", "*.gin")))
-EXPERIMENTS = [f for f in GIN_FILES if os.path.basename(f) != "smoke.gin"]
+
+
+def _is_study(path: str) -> bool:
+    """A study file (run by `python -m tfssl.evaluate`, not trained) binds tfssl.study.run or includes one that does."""
+    text = open(path).read()
+    included = [os.path.join(REPO, name) for name in re.findall(r"^include '([^']+)'", text, re.M)]
+    return "tfssl.study.run" in text or any(_is_study(f) for f in included if os.path.exists(f))
+
+
+STUDIES = [f for f in GIN_FILES if _is_study(f)]
+EXPERIMENTS = [f for f in GIN_FILES if os.path.basename(f) != "smoke.gin" and f not in STUDIES]
 
 
 def test_there_are_experiments():
@@ -32,3 +43,12 @@ def test_experiment_builds_with_smoke(gin_file, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     session = experiment.setup(str(tmp_path), [gin_file, os.path.join(REPO, "gin", "smoke.gin")])
     assert session.trainer.train_steps <= 20
+
+
+@pytest.mark.parametrize("gin_file", STUDIES, ids=os.path.basename)
+def test_study_parses_and_binds_its_entry_point(gin_file, monkeypatch):
+    from tfssl.core import config
+
+    monkeypatch.chdir(REPO)
+    config.parse([gin_file])
+    assert callable(experiment.study())

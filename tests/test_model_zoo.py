@@ -161,3 +161,39 @@ def test_shape_names_are_the_renderers():
     names = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                  and any(getattr(t, "id", None) == "CLASS_NAMES" for t in node.targets))
     assert tuple(names) == model_zoo.SHAPE_NAMES
+
+
+def _utility_summary():
+    """A utility study's JSON as tfssl.evaluation.utility_study writes it, from hand-made run records."""
+    from tfssl.evaluation.utility_study import summarize
+
+    def run(encoder, labels, seed, accuracy, linear):
+        return {"config": "tc00", "task": "class", "dataset": "tfssl_objects/tc00", "encoder": encoder,
+                "labels": labels, "seed": seed, "accuracy": accuracy, "linear_accuracy": linear, "seconds": 30.0}
+
+    # Scratch 50% / 70% at 100 / 1000 labels; rotation 60% at 100 (U = 4.5), 80% at 1000 (beyond scratch's range).
+    records = [run("scratch", 100, s, a, 0.2) for s, a in ((0, 0.5), (1, 0.5))]
+    records += [run("scratch", 1000, s, 0.7, 0.25) for s in (0, 1)]
+    records += [run("rotation", 100, s, a, 0.3) for s, a in ((0, 0.55), (1, 0.65))]
+    records += [run("rotation", 1000, s, 0.8, 0.4) for s in (0, 1)]
+    return {"study": "utility", "command": "python -m tfssl.evaluate --gin_file=gin/utility.gin",
+            "protocol": {"seeds": [0, 1], "batch_size": 64, "learning_rate": 0.001, "warmup_fraction": 0.1,
+                         "epochs": 2.0, "min_steps": 80, "max_steps": 200, "encoders": {"rotation": "runs/rotation"}},
+            "settings": summarize(records), "runs": records, "seconds_all_runs": 240.0,
+            "machine": {"cpus": 2, "processor": "x86_64", "python": "3.11.2"}}
+
+
+def test_render_utility_names_the_edge_cases():
+    text = "\n".join(model_zoo.render_utility(_utility_summary()))
+    assert "| rotation | 60.0 ± 7.1 / 30.0 | 80.0 ± 0.0 / 40.0 |" in text
+    assert "| scratch | 50.0 ± 0.0 / 20.0 | 70.0 ± 0.0 / 25.0 |" in text
+    assert "| rotation | 4.50 | > 0.00 (beyond scratch's range) |" in text
+    assert "4.0 min" in text
+
+
+def test_a_utility_study_gets_its_own_section(tree):
+    os.makedirs(tree / "benchmarks/results/utility")
+    (tree / "benchmarks/results/utility/utility_tc00.json").write_text(json.dumps(_utility_summary()))
+    text = model_zoo.model_zoo(model_zoo.load_results(str(tree)))
+    assert text.index("## PIRL") < text.index("## Utility study (Newell & Deng)")
+    assert "python -m tfssl.evaluate --gin_file=gin/utility.gin" in text and "Environment: 2 CPU cores" in text

@@ -39,6 +39,7 @@ MODULES = (
     "tfssl.evaluation.sequence_judge",
     "tfssl.evaluation.disentanglement",
     "tfssl.evaluation.keypoints",
+    "tfssl.evaluation.utility_study",
 )
 
 for _module in MODULES:

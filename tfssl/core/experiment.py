@@ -48,6 +48,16 @@ class Experiment:
     seed: int = 0
 
 
+@gin.configurable(module="tfssl")
+def study(run: Callable[[str], object] | None = None) -> Callable[[str], object] | None:
+    """The gin root of a study: a job over many runs (e.g. `tfssl.study.run = @tfssl.evaluation.utility_study`).
+
+    `python -m tfssl.evaluate` calls `run(model_dir)` instead of evaluating one run when a gin file binds it; the
+    study reads its runs' directories itself (`load_run`) and writes its results into model_dir.
+    """
+    return run
+
+
 @dataclasses.dataclass
 class Session:
     """What the stages share: the config, the strategy, the trainer and the built (restored) method."""
