@@ -1,5 +1,6 @@
 """Spectral-norm PatchGAN: the reference's geometry and Keras' spectral normalisation."""
 
+import keras
 import numpy as np
 
 from tfssl.layers.patchgan import patchgan
@@ -17,12 +18,13 @@ def test_patch_logits_geometry():
 
 
 def test_spectral_norm_state_is_non_trainable_and_normalises_the_kernel():
+    keras.utils.set_random_seed(0)  # power iteration's speed depends on the spectral gap of the random kernel
     model = patchgan(image_size=32, width=0.125)
     assert sorted(w.path for w in model.non_trainable_weights) == [f"conv{i}_sn/vector_u" for i in range(1, 6)]
     assert all("vector_u" not in w.path for w in model.trainable_weights)
     x = np.random.rand(2, 32, 32, 4).astype("float32")
     before = [w.numpy() for w in model.non_trainable_weights]
-    for _ in range(20):  # power iteration: one step per training-mode call
+    for _ in range(60):  # power iteration: one step per training-mode call (20 left some seeds 8% off)
         model(x, training=True)
     assert not np.array_equal(before[0], model.non_trainable_weights[0].numpy())
     for layer in (layer for layer in model.layers if layer.name.endswith("_sn")):
