@@ -39,6 +39,8 @@ from absl import app, flags
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from runspec import parse_runs  # noqa: E402  (benchmarks/ is on the path of a script run from it)
+
 flags.DEFINE_string("out", None, "Where to write the JSON (required).")
 flags.DEFINE_multi_string("run", [], "NAME=GIN_FILE; repeat for each method/variant compared.")
 flags.DEFINE_multi_string("param", [], "NAME=BINDING: an extra gin binding for run NAME (repeatable).")
@@ -53,22 +55,6 @@ flags.DEFINE_list("curve_steps", [], "Also probe the checkpoints saved at these 
 FLAGS = flags.FLAGS
 
 METRICS = ("linear_top1", "knn_top1")
-
-
-def parse_runs(runs: list[str], params: list[str]) -> dict[str, dict]:
-    """'--run NAME=FILE' and '--param NAME=BINDING' -> {name: {"gin_file": FILE, "params": [BINDING, ...]}}."""
-    parsed = {}
-    for spec in runs:
-        name, sep, gin_file = spec.partition("=")
-        if not sep or not name or not gin_file:
-            raise app.UsageError(f"--run={spec!r}: expected NAME=GIN_FILE, e.g. --run=rotation=gin/rotation.gin")
-        parsed[name] = {"gin_file": gin_file, "params": []}
-    for spec in params:
-        name, sep, binding = spec.partition("=")
-        if not sep or name not in parsed:
-            raise app.UsageError(f"--param={spec!r}: expected NAME=BINDING with NAME one of {sorted(parsed)}")
-        parsed[name]["params"].append(binding)
-    return parsed
 
 
 def run_bindings(dataset: str, seed: int, train_steps: int, curve_steps: tuple[int, ...] = ()) -> list[str]:
