@@ -50,6 +50,7 @@ setup(
             "tfssl-train=tfssl.train:console_main",
             "tfssl-evaluate=tfssl.evaluate:console_main",
             "tfssl-export=tfssl.export:console_main",
+            "tfssl-detect-keypoints=tfssl.detect_keypoints:console_main",
         ]
     },
     classifiers=[
