@@ -38,7 +38,8 @@ def _jpeg(path, image):
 # ---- Simplified Human3.6M ----------------------------------------------------------------------------------------
 
 H36M_SEQUENCES = {  # subject -> {sequence folder: frame numbers}; Eating is not one of the six activities
-    "S1": {"Directions 1.54138969": [0, 5, 10, 15, 20, 25], "Eating.54138969": [0, 5], "Walking.55011271": [3, 4, 7, 9]},
+    "S1": {"Directions 1.54138969": [0, 5, 10, 15, 20, 25], "Eating.54138969": [0, 5],
+           "Walking.55011271": [3, 4, 7, 9]},
     "S5": {"Posing.60457274": [1, 2]},
     "S11": {"Greeting.54138969": [0, 1, 2, 3]},
 }

@@ -103,7 +103,8 @@ def read_keypoints(path: str) -> np.ndarray:
     try:
         keypoints = np.asarray(scipy_io.loadmat(path)["keypoints_2d"], np.float32)
     except (OSError, ValueError, KeyError) as error:
-        raise DataError(f"cannot read keypoints_2d from {path} ({error!r}); replace it with the release's file") from error
+        raise DataError(f"cannot read keypoints_2d from {path} ({error!r}); replace it with the release's "
+                        "file") from error
     if keypoints.shape != (NUM_JOINTS, 2):
         raise DataError(f"{path}: keypoints_2d must be [{NUM_JOINTS}, 2] (y, x) fractions, got {keypoints.shape}")
     return keypoints[:, ::-1]  # (y, x) -> (x, y)
@@ -159,12 +160,13 @@ class SimpleHuman36m(tfds.core.GeneratorBasedBuilder):
         if not train or not test:
             raise DataError(f"dataset 'simple_human36m' found no {'training' if not train else 'test'} sequences of "
                             f"the activities {', '.join(ACTIVITIES)} in {root}; {_WHAT}")
+        first = [(s, q, a, pose_videos.halves(f)[0]) for s, q, a, f in train]
+        second = [(s, q, a, pose_videos.halves(f)[1]) for s, q, a, f in train]
         if self.builder_config.prior:
-            return {"train": self._generate_examples(root, [(s, q, a, pose_videos.halves(f)[1]) for s, q, a, f in train]),
-                    "validation": self._generate_examples(
-                        root, [(s, q, a, f[::PRIOR_VALIDATION_STRIDE]) for s, q, a, f in test])}
-        return {"train": self._generate_examples(root, [(s, q, a, pose_videos.halves(f)[0]) for s, q, a, f in train]),
-                "test": self._generate_examples(root, test)}
+            held_out = [(s, q, a, f[::PRIOR_VALIDATION_STRIDE]) for s, q, a, f in test]
+            return {"train": self._generate_examples(root, second),
+                    "validation": self._generate_examples(root, held_out)}
+        return {"train": self._generate_examples(root, first), "test": self._generate_examples(root, test)}
 
     def _generate_examples(self, root: str, sequences):
         """sequences: [(subject, sequence, activity, frame numbers)] -> clips, or one pose per frame (prior)."""
