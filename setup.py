@@ -21,6 +21,7 @@ _INSTALL_REQUIRES = [
     "numpy>=1.26",
     "pillow>=10",  # tfssl.deocclude reads and writes users' PNG images and masks
     "scikit-learn>=1.3",  # tfssl_moving_digits moves the 8x8 digits bundled inside it (no download)
+    "scipy>=1.10",  # reads the .mat labels of Simplified Human3.6M and Penn Action (already a scikit-learn dependency)
 ]
 _HUB = ["tensorflow-hub>=0.16", "tf-keras>=2.21,<2.22"]
 _PLOTS = ["matplotlib>=3.8"]  # the utility study's figures (python -m tfssl.evaluate --gin_file=gin/utility.gin)

@@ -7,8 +7,8 @@ import tensorflow as tf
 from tests.method_checks import strategy as shared_strategy
 
 from tfssl.errors import UserError
-from tfssl.layers.perceptual import (NormalisedPerceptualLoss, pixel_pyramid_features, random_conv_features,
-                                     vgg19_features)
+from tfssl.layers.perceptual import (NormalisedPerceptualLoss, load_pending_weights, pixel_pyramid_features,
+                                     random_conv_features, vgg19_features)
 
 
 def _pair(seed, scale=0.1):
@@ -67,6 +67,23 @@ def test_vgg19_taps_without_weights():
     shapes = [tuple(f.shape) for f in features(np.zeros((1, 32, 32, 3), np.float32))]
     assert shapes == [(1, 32, 32, 64), (1, 16, 16, 128), (1, 8, 8, 256), (1, 4, 4, 512), (1, 2, 2, 512)]
     assert not features.trainable_weights
+
+
+def test_vgg19_weights_are_read_when_training_starts_not_when_built(tmp_path):
+    import keras
+
+    source = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
+    path = str(tmp_path / "vgg19_notop.weights.h5")
+    source.save_weights(path)
+    features = vgg19_features(weights=path)
+    conv = features.get_layer("vgg19_taps").get_layer("block3_conv2")
+    assert features.pending_weights == path
+    assert not np.allclose(conv.get_weights()[0], source.get_layer("block3_conv2").get_weights()[0])
+    load_pending_weights(features)
+    np.testing.assert_array_equal(conv.get_weights()[0], source.get_layer("block3_conv2").get_weights()[0])
+    assert features.pending_weights is None
+    load_pending_weights(features)  # once only: a no-op now
+    load_pending_weights(random_conv_features((4,)))  # networks without pending weights: a no-op
 
 
 def test_vgg19_missing_local_file_is_one_clear_error(tmp_path):

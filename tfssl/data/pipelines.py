@@ -23,7 +23,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfssl.data.builders  # noqa: F401  (registers the tfssl builders with TFDS)
-from tfssl.data.builders import tfssl_figures
+from tfssl.data.builders import penn_action, simple_human36m, tfssl_figures
 from tfssl.data.render import figures
 from tfssl.errors import DataError
 
@@ -198,7 +198,9 @@ def block_shuffle(ds: tf.data.Dataset, block: int, seed: int, epoch: tf.Tensor) 
         order = tf.argsort(tf.random.stateless_uniform([size], seed=key))
         return tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(lambda t: tf.gather(t, order), examples))
 
-    return ds.batch(block).enumerate().flat_map(permute)
+    # Examples of different shapes (clips of different lengths) cannot be stacked: ragged_batch keeps each one's.
+    fixed = all(spec.shape.is_fully_defined() for spec in tf.nest.flatten(ds.element_spec))
+    return (ds.batch(block) if fixed else ds.ragged_batch(block)).enumerate().flat_map(permute)
 
 
 @gin.configurable(module="tfssl.data")
@@ -457,14 +459,32 @@ def load_clips(name: str, split: str = "test", max_examples: int | None = None, 
 # Videos with 2D joints (tfssl_figures; KeypointGAN).
 
 
+# builder -> (limbs, left/right flip permutation) of its joints.
+SKELETONS = {
+    "tfssl_figures": (figures.LIMBS, figures.FLIP),
+    "simple_human36m": (simple_human36m.LIMBS, simple_human36m.FLIP),
+    "penn_action": (penn_action.LIMBS, penn_action.FLIP),
+}
+
+
+def _skeleton(name: str) -> tuple:
+    builder = name.split("/")[0].split(":")[0]
+    if builder not in SKELETONS:
+        raise DataError(f"no skeleton is known for dataset '{name}'; use one of {', '.join(SKELETONS)} or bind the "
+                        "limbs directly")
+    return SKELETONS[builder]
+
+
 @gin.configurable(module="tfssl.data")
 def skeleton_limbs(name: str = "tfssl_figures/base") -> tuple[tuple[int, int], ...]:
     """The limbs (joint-index pairs) of a keypoint dataset's skeleton, for a method's skeleton renderer to bind
     (`limbs = @tfssl.data.skeleton_limbs()`), so the method never imports the dataset."""
-    builder = name.split("/")[0]
-    if builder != "tfssl_figures":
-        raise DataError(f"no skeleton is known for dataset '{name}'; use tfssl_figures or bind the limbs directly")
-    return tuple(tuple(limb) for limb in figures.LIMBS)
+    return tuple(tuple(limb) for limb in _skeleton(name)[0])
+
+
+def skeleton_flip(name: str = "tfssl_figures/base") -> tuple[int, ...]:
+    """FLIP[j]: the joint that joint j of a keypoint dataset becomes when left and right are swapped."""
+    return tuple(_skeleton(name)[1])
 
 
 def pixels_to_unit(joints: tf.Tensor, size: int) -> tf.Tensor:
@@ -599,7 +619,8 @@ def pose_prior_dataset(batch_size: int, *, name: str = "tfssl_figures/prior", sp
     Args:
       batch_size: the GLOBAL batch size.
       name, split: a pose dataset (`tfssl_figures/prior`: train = the prior, validation = held-out poses).
-      frame_size: the side in pixels of the frames the poses are given in (default: the builder's IMAGE_SIZE).
+      frame_size: the side in pixels of the frames the poses are given in (default: the config's image_size, as
+        the real pose builders have, else tfssl_figures' IMAGE_SIZE).
       skip_batches, seed, shuffle_buffer, cache, repeat: as `image_dataset` (the order is a pure function of
         (seed, epoch)).
       key: the name of the points in the batches ('prior_points' for KeypointGAN's eta pre-training).
@@ -611,7 +632,7 @@ def pose_prior_dataset(batch_size: int, *, name: str = "tfssl_figures/prior", sp
     if "joints" not in builder.info.features or "video" in builder.info.features:
         raise DataError(f"dataset '{builder.info.full_name}' is not a pose prior; name a poses-only config such "
                         "as 'tfssl_figures/prior'")
-    size = frame_size or tfssl_figures.IMAGE_SIZE
+    size = frame_size or getattr(builder.builder_config, "image_size", None) or tfssl_figures.IMAGE_SIZE
     base = builder.as_dataset(split=split, shuffle_files=False).map(
         lambda ex: {"points": pixels_to_unit(ex["joints"], size), "index": ex["index"]},
         num_parallel_calls=tf.data.AUTOTUNE)

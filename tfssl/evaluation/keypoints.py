@@ -18,7 +18,6 @@ import gin
 import numpy as np
 
 from tfssl.data import pipelines
-from tfssl.data.render import figures
 
 
 def keypoint_errors(predicted: np.ndarray, truth: np.ndarray, size: int,
@@ -73,10 +72,11 @@ def keypoint_metrics(method, *, dataset: str = "tfssl_figures/base", split: str 
         truth.append(batch["points"].numpy())
     predicted, truth = np.concatenate(predicted), np.concatenate(truth)
     baseline = np.broadcast_to(mean_pose(prior), truth.shape)
+    flip = pipelines.skeleton_flip(dataset)
     out = {}
     for name, points in (("keypoint_error", predicted), ("mean_pose_error", baseline)):
         out[name] = 100.0 * float(keypoint_errors(points, truth, size).mean())
-        out[f"{name}_flip"] = 100.0 * float(keypoint_errors(points, truth, size, figures.FLIP).mean())
+        out[f"{name}_flip"] = 100.0 * float(keypoint_errors(points, truth, size, flip).mean())
     out["frames"] = float(len(truth))
     return out
 
@@ -94,10 +94,11 @@ def prior_round_trip(method, *, prior: str = "tfssl_figures/prior", split: str =
       eta_round_trip_error, eta_round_trip_error_flip (%).
     """
     errors, flipped = [], []
+    flip = pipelines.skeleton_flip(prior)
     for batch in pipelines.pose_prior_dataset(batch_size, name=prior, split=split, repeat=False, shuffle_buffer=1):
         truth = batch["points"].numpy()
         predicted = np.asarray(method.eta(method.render(batch["points"]), training=False))
         errors.append(keypoint_errors(predicted, truth, method.image_size))
-        flipped.append(keypoint_errors(predicted, truth, method.image_size, figures.FLIP))
+        flipped.append(keypoint_errors(predicted, truth, method.image_size, flip))
     return {"eta_round_trip_error": 100.0 * float(np.concatenate(errors).mean()),
             "eta_round_trip_error_flip": 100.0 * float(np.concatenate(flipped).mean())}

@@ -11,7 +11,7 @@ The feature network is gin-selected:
     natural textures?", ICLR 2017) and need no download.
   - `pixel_pyramid_features`: the image at 1/2, 1/4, ... resolution (no weights at all).
   - `vgg19_features`: the paper's network with ImageNet weights, read from a local file or fetched by Keras when
-    online (paper-scale gin files only; tests use `weights=None`).
+    online, when training starts (`load_pending_weights`; paper-scale gin files only; tests use `weights=None`).
 """
 
 from __future__ import annotations
@@ -35,29 +35,55 @@ _VGG19_NOTOP = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 def vgg19_features(layers: Sequence[str] = VGG19_LAYERS, weights: str | None = "imagenet") -> keras.Model:
     """VGG-19 activations (the paper's perceptual network), frozen.
 
+    The network is built with random weights; ImageNet weights are read by `load_pending_weights(network)` (a
+    method calls it in `prepare_training`, when training starts), so building a config never needs the weights
+    file or the network (the gin-file tests build every paper-scale config offline).
+
     Args:
       layers: Keras VGG19 layer names (conv1_2 ... conv5_2 by default).
       weights: "imagenet" (Keras' cached file ~/.keras/models/vgg19_..._notop.h5, downloaded by Keras only if
         missing and online), a path to that .h5 file, or None (random weights: tests only).
     Returns:
-      keras.Model: float32 [B, H, W, 3] in [0, 1] -> a list of len(layers) feature maps.
+      keras.Model: float32 [B, H, W, 3] in [0, 1] -> a list of len(layers) feature maps; its `pending_weights`
+      names the weights still to load (None once loaded).
     Raises:
-      UserError: the weights file is missing or cannot be fetched.
+      UserError: a local weights file does not exist (checked now, not when training starts).
     """
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
         raise UserError(f"VGG-19 weights file {weights} does not exist; point tfssl.layers.vgg19_features.weights "
                         f"at a local copy of {_VGG19_NOTOP} or use 'imagenet' when online")
+    vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
+    vgg.trainable = False
+    inputs = keras.Input((None, None, 3), name="image")
+    bgr = keras.layers.Lambda(lambda x: x[..., ::-1] * 255.0 - tf.constant(_VGG_BGR_MEAN), name="caffe_input")(inputs)
+    taps = keras.Model(vgg.input, [vgg.get_layer(name).output for name in layers], name="vgg19_taps")
+    network = keras.Model(inputs, list(taps(bgr)), name="vgg19_features")
+    network.pending_weights = weights
+    return network
+
+
+def load_pending_weights(network: keras.Model) -> None:
+    """Reads the weights a feature network was built to have (`vgg19_features`' `pending_weights`), once; a
+    no-op for networks without pending weights. Call it in cross-replica context (`Method.prepare_training`), so an
+    assignment reaches every replica's copy.
+
+    Raises:
+      UserError: the weights cannot be loaded (offline and not cached, a wrong file); the message names the fixes.
+    """
+    weights = getattr(network, "pending_weights", None)
+    if weights is None:
+        return
     try:
-        vgg = keras.applications.VGG19(include_top=False, weights=weights, input_shape=(None, None, 3))
+        source = keras.applications.VGG19(include_top=False, weights=weights, input_shape=(None, None, 3))
     except Exception as error:  # noqa: BLE001  (Keras raises many kinds when offline or on a bad file)
         raise UserError(f"could not load VGG-19 weights '{weights}' ({str(error).splitlines()[0][:120]}); put "
                         f"{_VGG19_NOTOP} in ~/.keras/models or bind tfssl.layers.vgg19_features.weights to a local "
                         "file, or use the embedded default tfssl.layers.random_conv_features") from error
-    vgg.trainable = False
-    inputs = keras.Input((None, None, 3), name="image")
-    bgr = keras.layers.Lambda(lambda x: x[..., ::-1] * 255.0 - tf.constant(_VGG_BGR_MEAN), name="caffe_input")(inputs)
-    outputs = keras.Model(vgg.input, [vgg.get_layer(name).output for name in layers], name="vgg19_taps")(bgr)
-    return keras.Model(inputs, list(outputs), name="vgg19_features")
+    taps = network.get_layer("vgg19_taps")
+    for layer in (layer for layer in taps.layers if layer.weights):
+        for variable, value in zip(layer.weights, source.get_layer(layer.name).get_weights()):
+            variable.assign(value)
+    network.pending_weights = None
 
 
 @gin.configurable(module="tfssl.layers")

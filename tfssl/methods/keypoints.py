@@ -50,7 +50,7 @@ import tensorflow as tf
 from tfssl.errors import ModelDirError
 from tfssl.layers.history_pool import HistoryPool
 from tfssl.layers.patchgan import multiscale_patchgan
-from tfssl.layers.perceptual import NormalisedPerceptualLoss, random_conv_features
+from tfssl.layers.perceptual import NormalisedPerceptualLoss, load_pending_weights, random_conv_features
 from tfssl.layers.rng import example_uniform
 from tfssl.layers.skeleton import SIGMA, SoftArgmax, render_skeleton
 from tfssl.layers.unet import scaled_widths
@@ -362,7 +362,10 @@ class KeypointGAN(Method):
         return self.pretrain_step(batch) if self.phase == "pretrain_eta" else self.joint_step(batch)
 
     def prepare_training(self) -> None:
-        """On a fresh run (step 0) with `eta_weights`, starts eta from that pre-training run's checkpoint."""
+        """Reads the perceptual network's pending weights (VGG-19's ImageNet weights; not needed to pre-train eta),
+        and on a fresh run (step 0) with `eta_weights`, starts eta from that pre-training run's checkpoint."""
+        if self.phase == "joint":
+            load_pending_weights(self.perceptual.network)
         if not self.eta_weights or int(self.step.numpy()) > 0:
             return
         path = self.eta_weights

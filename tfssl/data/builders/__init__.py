@@ -9,3 +9,5 @@ from tfssl.data.builders.tfssl_figures import TfsslFigures, TfsslFiguresConfig
 from tfssl.data.builders.cocoa import Cocoa
 from tfssl.data.builders.kins import Kins
 from tfssl.data.builders.sprites_npy import SpritesNpy
+from tfssl.data.builders.simple_human36m import SimpleHuman36m
+from tfssl.data.builders.penn_action import PennAction
