@@ -153,3 +153,5 @@ def test_smoke_runs_pretrain_eta_then_joint(tmp_path, monkeypatch):
         assert np.isfinite(joint["train"][key]), key
     metrics = json.load(open(tmp_path / "joint" / "eval" / "keypoint_metrics.json"))
     assert metrics["mean_pose_error"] > 0 and np.isfinite(metrics["keypoint_error"])
+    regression = json.load(open(tmp_path / "joint" / "eval" / "keypoint_regression.json"))
+    assert regression["train_frames"] == 256 and np.isfinite(regression["regressed_error"])  # smoke.gin's cap
