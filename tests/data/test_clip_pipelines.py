@@ -102,3 +102,15 @@ def test_a_two_replica_strategy_splits_the_global_batch():
         assert part["video"].shape == (4, 8, 64, 64, 3) and part["action"].shape == (4,)
     indices = np.concatenate([p["index"].numpy() for p in parts])
     assert len(set(indices.tolist())) == 8  # the replicas see different clips of one global batch
+
+
+def test_tfds_own_dtype_deprecation_warning_is_dropped_and_nothing_else(caplog):
+    from absl import logging as absl_logging
+
+    import tfssl.data.builders  # noqa: F401  (installs the filter)
+
+    with caplog.at_level("WARNING", logger="absl"):
+        absl_logging.warning("`FeatureConnector.dtype` is deprecated. Please change your code ...")
+        absl_logging.warning("a real warning")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["a real warning"]
