@@ -82,6 +82,10 @@ WHAT_AN_IMAGE_IS = {
             "patches, scored against the memory bank's negatives",
     "pcnet": "a training sample of the global batch: one occluded object of a 64 px scene crop, one PCNet-M "
              "(mask completion) and one PCNet-C (content completion) example",
+    "s3vae": "a clip of the global batch: 8 frames at 64 px, encoded twice (as is and shuffled in time for the "
+             "triplet) and decoded once",
+    "keypoints": "a frame pair (x, x') of the global batch with one unpaired prior pose: G, D and eta each update "
+                 "once per step",
 }
 
 
