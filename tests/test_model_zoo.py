@@ -197,3 +197,60 @@ def test_a_utility_study_gets_its_own_section(tree):
     text = model_zoo.model_zoo(model_zoo.load_results(str(tree)))
     assert text.index("## PIRL") < text.index("## Utility study (Newell & Deng)")
     assert "python -m tfssl.evaluate --gin_file=gin/utility.gin" in text and "Environment: 2 CPU cores" in text
+
+
+def _train_eval_result(runs: dict[str, dict[str, list[float]]], evaluation: str, train_seconds: float = 600.0):
+    """A train_eval.py JSON: {run: {metric: [value per seed]}} under one evaluation."""
+    results = {}
+    for run, metrics in runs.items():
+        seeds = len(next(iter(metrics.values())))
+        results[run] = {
+            "seeds": [{"seed": s, "train_seconds": train_seconds, "median_step_seconds": 0.5,
+                       "evaluations": {evaluation: {k: v[s] for k, v in metrics.items()}}} for s in range(seeds)],
+            "summary": {evaluation: {k: {"mean": sum(v) / len(v), "std": 0.0, "values": v}
+                                     for k, v in metrics.items()}}}
+    return {"command": "python benchmarks/train_eval.py --out=x.json", "seeds": [0], "runs": {}, "results": results}
+
+
+def test_significant_digits_round_half_up():
+    assert model_zoo.significant(0.98437) == "0.9844"
+    assert model_zoo.significant(12.3456) == "12.35"
+    assert model_zoo.significant(0.00012345, 2) == "0.00012"
+    assert model_zoo.significant(2.0) == "2" and model_zoo.significant(None) == "–"
+
+
+def test_render_train_eval_lists_every_metric_per_run_and_the_time():
+    data = _train_eval_result({"a": {"error": [2.0, 4.0]}, "b": {"error": [1.0, 1.0], "extra": [0.5, 0.5]}}, "m")
+    lines = "\n".join(model_zoo.render_train_eval(data))
+    assert "| metric | a | b |" in lines
+    assert "| m / error | 3 ± 0 | 1 ± 0 |" in lines  # two seeds: mean ± std (the fixture's std is 0)
+    assert "| m / extra | – | 0.5 ± 0 |" in lines
+    assert "| seeds finished (N) | 2 | 2 |" in lines
+    assert "| training min (median) | 10.00 | 10.00 |" in lines
+
+
+def test_s3vae_row_needs_both_bars_and_beating_dsvae():
+    def row(s3vae, dsvae, minutes=20.0):
+        data = _train_eval_result({"s3vae": {"fix_motion_accuracy": [s3vae[0]], "fix_content_accuracy": [s3vae[1]]},
+                                   "dsvae": {"fix_motion_accuracy": [dsvae[0]], "fix_content_accuracy": [dsvae[1]]}},
+                                  "disentanglement", 60 * minutes)
+        return model_zoo.s3vae_row({model_zoo.S3VAE_RESULT: data})[0]
+
+    assert "meets its bar" in row((0.96, 0.91), (0.90, 0.80))
+    assert "not met" in row((0.94, 0.91), (0.90, 0.80))            # fix-motion below 95%
+    assert "not met" in row((0.96, 0.91), (0.97, 0.80))            # DSVAE better on motion
+    assert "not met" in row((0.96, 0.91), (0.90, 0.80), minutes=31)  # over the time budget
+    assert "not yet measured" in model_zoo.s3vae_row({})[0]
+
+
+def test_keypoints_row_needs_5_percent_and_half_the_mean_pose():
+    def row(error, baseline, minutes=10.0):
+        data = _train_eval_result({"eta": {"eta_round_trip_error": [1.0]},
+                                   "keypoints": {"keypoint_error": [error], "mean_pose_error": [baseline]},
+                                   "keypoints_untrained": {"keypoint_error": [20.0]}}, "keypoint_metrics",
+                                  60 * minutes)
+        return model_zoo.keypoints_row({model_zoo.KEYPOINTS_RESULT: data})
+
+    assert "meets its bar" in row(4.0, 12.0)[0]
+    assert "not met" in row(5.5, 12.0)[0] and "not met" in row(4.0, 7.0)[0] and "not met" in row(4.0, 12.0, 20)[0]
+    assert "random init 20.00%" in row(4.0, 12.0)[1]
