@@ -54,6 +54,9 @@ FILE_NOTES = {
                                   "(before the flip, as those).",
     "pcnet/pcnet_ablation_m_only_5600.json": "Ran at commit 0d9967e.",
     "rotation/rotation.json": "Ran with `--speed_steps=30` (the script did not record that flag then).",
+    "s3vae/s3vae_vs_dsvae.json": "Both runs trained while other processes ran tests at nice 15 beside them (load "
+                                  "average 4-8), which inflates their times: the same S3VAE network trained alone "
+                                  "in `s3vae_regularisers_x100.json` took 6.3 min for the same 1,500 steps.",
     "speed/speed.json": "Rotation and LCI ran alone. PIRL and PCNet shared the 2 cores with other jobs (load 4-5): "
                         "their wall-time overheads (1.70, 1.23) are that contention, not the runtime; in CPU time, "
                         "which contention barely moves, the full step costs 5% and 3% more than the bare step. "
@@ -608,6 +611,7 @@ def pirl_row(results: dict) -> tuple[str, str]:
 
 
 S3VAE_RESULT = "s3vae/s3vae_vs_dsvae.json"
+S3VAE_ALONE = "s3vae/s3vae_regularisers_x100.json"  # the same network's time on an otherwise idle machine
 KEYPOINTS_RESULT = "keypoints/keypoints.json"
 
 
@@ -641,24 +645,33 @@ def s3vae_row(results: dict) -> tuple[str, str]:
     seeds = _seed_count(results, S3VAE_RESULT, "s3vae")
     return (f"{_met(ok)} ({seeds} seed{'s' if seeds > 1 else ''})",
             f"fix-motion {pct(m['s3vae', 'motion'])}%, fix-content {pct(m['s3vae', 'content'])}% (DSVAE "
-            f"{pct(m['dsvae', 'motion'])}%, {pct(m['dsvae', 'content'])}%); trains in {fixed(minutes_s3vae, 1)} min")
+            f"{pct(m['dsvae', 'motion'])}%, {pct(m['dsvae', 'content'])}%); trains in {fixed(minutes_s3vae, 1)} min"
+            + (f" under load ({fixed(_train_minutes(results, S3VAE_ALONE, 's3vae_x100'), 1)} min alone)"
+               if S3VAE_ALONE in results else ""))
 
 
 def keypoints_row(results: dict) -> tuple[str, str]:
     """KeypointGAN's bar (#23): direct keypoint error on held-out videos <= 5% of the image size and at most half the
-    mean-pose baseline's, trained in at most 30 minutes."""
+    mean-pose baseline's, trained (eta pre-training + joint run) in at most 30 minutes."""
     if KEYPOINTS_RESULT not in results:
         return unmeasured("no joint training run on `tfssl_figures` yet")(results)
     error = _mean(results, KEYPOINTS_RESULT, "keypoints", "keypoint_metrics", "keypoint_error")
     baseline = _mean(results, KEYPOINTS_RESULT, "keypoints", "keypoint_metrics", "mean_pose_error")
+    regressed = _mean(results, KEYPOINTS_RESULT, "keypoints", "keypoint_regression", "regressed_error")
     untrained = _mean(results, KEYPOINTS_RESULT, "keypoints_untrained", "keypoint_metrics", "keypoint_error")
     minutes_total = (_train_minutes(results, KEYPOINTS_RESULT, "eta")
                      + _train_minutes(results, KEYPOINTS_RESULT, "keypoints"))
-    ok = error <= 5.0 and error <= baseline / 2 and minutes_total <= 30
+    criteria = {"error <= 5%": error <= 5.0, "at most half the mean pose's": error <= baseline / 2,
+                "30-minute training budget": minutes_total <= 30}
+    missed = [name for name, ok in criteria.items() if not ok]
     seeds = _seed_count(results, KEYPOINTS_RESULT, "keypoints")
-    return (f"{_met(ok)} ({seeds} seed{'s' if seeds > 1 else ''})",
+    status = f"{_met(not missed)} ({seeds} seed{'s' if seeds > 1 else ''})" + (
+        f": missed the {'; '.join(missed)}; the error criteria met" if missed and criteria["error <= 5%"]
+        and criteria["at most half the mean pose's"] else (f": missed {'; '.join(missed)}" if missed else ""))
+    return (status,
             f"keypoint error {fixed(error, 2)}% of the image size (mean pose {fixed(baseline, 2)}%, random init "
-            f"{fixed(untrained, 2)}%); eta + joint training {fixed(minutes_total, 1)} min")
+            f"{fixed(untrained, 2)}%), {fixed(regressed, 2)}% through a linear regressor; eta + joint training "
+            f"{fixed(minutes_total, 1)} min")
 
 
 def unmeasured(what: str) -> Callable[[dict], tuple[str, str]]:
