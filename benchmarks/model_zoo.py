@@ -55,8 +55,9 @@ FILE_NOTES = {
     "pcnet/pcnet_ablation_m_only_5600.json": "Ran at commit 0d9967e.",
     "rotation/rotation.json": "Ran with `--speed_steps=30` (the script did not record that flag then).",
     "s3vae/s3vae_vs_dsvae.json": "Both runs trained while other processes ran tests at nice 15 beside them (load "
-                                  "average 4-8), which inflates their times: the same S3VAE network trained alone "
-                                  "in `s3vae_regularisers_x100.json` took 6.3 min for the same 1,500 steps.",
+                                  "average 4-8), which inflates their times: the same S3VAE network, with only a nice-10 "
+                                  "evaluation beside it for its last 3 minutes, took 6.3 min for the same 1,500 steps "
+                                  "in `s3vae_regularisers_x100.json`.",
     "speed/speed.json": "Rotation and LCI ran alone. PIRL and PCNet shared the 2 cores with other jobs (load 4-5): "
                         "their wall-time overheads (1.70, 1.23) are that contention, not the runtime; in CPU time, "
                         "which contention barely moves, the full step costs 5% and 3% more than the bare step. "
@@ -611,7 +612,7 @@ def pirl_row(results: dict) -> tuple[str, str]:
 
 
 S3VAE_RESULT = "s3vae/s3vae_vs_dsvae.json"
-S3VAE_ALONE = "s3vae/s3vae_regularisers_x100.json"  # the same network's time on an otherwise idle machine
+S3VAE_ALONE = "s3vae/s3vae_regularisers_x100.json"  # the same network's time on a nearly idle machine
 KEYPOINTS_RESULT = "keypoints/keypoints.json"
 
 
@@ -646,7 +647,7 @@ def s3vae_row(results: dict) -> tuple[str, str]:
     return (f"{_met(ok)} ({seeds} seed{'s' if seeds > 1 else ''})",
             f"fix-motion {pct(m['s3vae', 'motion'])}%, fix-content {pct(m['s3vae', 'content'])}% (DSVAE "
             f"{pct(m['dsvae', 'motion'])}%, {pct(m['dsvae', 'content'])}%); trains in {fixed(minutes_s3vae, 1)} min"
-            + (f" under load ({fixed(_train_minutes(results, S3VAE_ALONE, 's3vae_x100'), 1)} min alone)"
+            + (f" under load ({fixed(_train_minutes(results, S3VAE_ALONE, 's3vae_x100'), 1)} min nearly alone)"
                if S3VAE_ALONE in results else ""))
 
 
