@@ -79,7 +79,7 @@ WHAT_AN_IMAGE_IS = {
     "lci": "a source image of the global batch; the classifier sees one transformed copy per class (6 x "
            "global_batch inputs with all six classes), the inpainter and discriminator one patch per image",
     "pirl": "a source image of the global batch; the encoder sees one augmented view of it and its 9 jigsaw "
-            "patches, scored against the memory bank's negatives",
+            "patches (and a second view I' of it: gin/pirl.gin's in-batch negatives, the other images' I')",
     "pcnet": "a training sample of the global batch: one occluded object of a 64 px scene crop, one PCNet-M "
              "(mask completion) and one PCNet-C (content completion) example",
     "s3vae": "a clip of the global batch: 8 frames at 64 px, encoded twice (as is and shuffled in time for the "

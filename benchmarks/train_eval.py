@@ -15,8 +15,9 @@ KeypointGAN's keypoint error): every run is the same `python -m tfssl.train` a u
 plus the run's own `--param` bindings, and its record is every `model_dir/eval/<name>.json` the gin file's
 evaluations wrote, with the training time from model_dir/runs.jsonl. Runs go in the order given, seed by seed;
 `{run:NAME}` in a binding stands for the model_dir of run NAME with the same seed (a phase that needs an earlier
-one, like KeypointGAN's eta pre-training), `{model_dir}` for the run's own (e.g. where an evaluation writes images). `--untrained=NAME` also evaluates run NAME's method as built (seeded,
-never trained) through the same evaluations: the random-init baseline.
+one, like KeypointGAN's eta pre-training), `{model_dir}` for the run's own (e.g. where an evaluation writes
+images). `--untrained=NAME` also evaluates run NAME's method as built (seeded, never trained) through the same
+evaluations: the random-init baseline.
 
 Sequential (one run saturates a 2-core machine) and resumable: a run whose evaluations exist is reused, and the
 JSON is rewritten after every run, so an interrupted benchmark keeps what finished. Delete --work_dir to start over.

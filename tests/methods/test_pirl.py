@@ -19,7 +19,8 @@ BINDINGS = ["tfssl.make_optimizer.total_steps = 10", "tfssl.layers.resnet9.width
 BANK = 48
 # gin/pirl.gin + gin/smoke.gin at 32 px, width 4, a 12-image bank in batches of 8 (the resume starts mid-epoch).
 RESUME = ["IMAGE_SIZE = 32", "GLOBAL_BATCH = 8", "train/tfssl.data.image_dataset.image_size = %IMAGE_SIZE",
-          "TRAIN_EXAMPLES = 12", "tfssl.methods.PIRL.num_negatives = 8", "tfssl.layers.resnet9.width = 4"]
+          "TRAIN_EXAMPLES = 12", "tfssl.methods.PIRL.num_negatives = 8", "tfssl.layers.resnet9.width = 4",
+          "tfssl.methods.PIRL.negatives = 'bank'"]  # the bank's state is the harder resume (gin/pirl.gin: batch)
 # Chi-square critical values at p = 0.001 by degrees of freedom (a uniform sampler fails 1 run in 1000).
 CHI2_CRITICAL_0001 = {5: 20.515, 8: 26.124}
 
