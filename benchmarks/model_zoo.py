@@ -69,10 +69,8 @@ FILE_NOTES = {
                                   "average 4-8), which inflates their times: the same S3VAE network, with only a "
                                   "nice-10 evaluation beside it for its last 3 minutes, took 6.3 min for the same "
                                   "1,500 steps in `s3vae_regularisers_x100.json`.",
-    "speed/speed.json": "Rotation and LCI ran alone. PIRL and PCNet shared the 2 cores with other jobs (load 4-5): "
-                        "their wall-time overheads (1.70, 1.23) are that contention, not the runtime; in CPU time, "
-                        "which contention barely moves, the full step costs 5% and 3% more than the bare step. "
-                        "Rerun on a quiet machine to replace them.",
+    "speed/speed.json": "All six methods measured in one run on an otherwise idle machine (no other job), "
+                        "embedded defaults as the gin files bind them (PIRL with in-batch negatives).",
 }
 
 
