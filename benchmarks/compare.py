@@ -30,7 +30,6 @@ import math
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 
@@ -39,7 +38,7 @@ from absl import app, flags
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from runspec import parse_runs  # noqa: E402  (benchmarks/ is on the path of a script run from it)
+from runspec import parse_runs, run_logged  # noqa: E402  (benchmarks/ is on the path of a script run from it)
 
 flags.DEFINE_string("out", None, "Where to write the JSON (required).")
 flags.DEFINE_multi_string("run", [], "NAME=GIN_FILE; repeat for each method/variant compared.")
@@ -78,16 +77,6 @@ def _tool_command(module_args: list[str], gin_file: str, bindings: list[str], mo
             *[f"--gin_param={b}" for b in bindings]]
 
 
-def _run(command: list[str], log_path: str) -> None:
-    print("$ " + " ".join(shlex.quote(c) for c in command), flush=True)
-    with open(log_path, "w") as log:
-        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
-    if code != 0:
-        with open(log_path) as log:
-            tail = "".join(log.readlines()[-15:])
-        raise RuntimeError(f"run failed with exit code {code} (log: {log_path}):\n{tail}")
-
-
 def _last_run(model_dir: str) -> dict:
     from tfssl.core.trainer import last_run  # imports TensorFlow: only when a run's results are read
 
@@ -99,7 +88,7 @@ def train_and_probe(gin_file: str, bindings: list[str], model_dir: str) -> dict:
     result_path = os.path.join(model_dir, "eval", f"{FLAGS.probe}.json")
     if not os.path.exists(result_path):
         os.makedirs(model_dir, exist_ok=True)
-        _run(_tool_command(["-m", "tfssl.train"], gin_file, bindings, model_dir),
+        run_logged(_tool_command(["-m", "tfssl.train"], gin_file, bindings, model_dir),
              os.path.join(model_dir, "log.txt"))
     with open(result_path) as f:
         result = json.load(f)
@@ -113,7 +102,7 @@ def probe_checkpoint(gin_file: str, bindings: list[str], model_dir: str, step: i
     """The probes on the checkpoint a trained run saved at `step` (reused if already written)."""
     result_path = os.path.join(model_dir, "eval", f"step_{step}", f"{FLAGS.probe}.json")
     if not os.path.exists(result_path):
-        _run(_tool_command(["-m", "tfssl.evaluate", f"--checkpoint_step={step}"], gin_file, bindings, model_dir),
+        run_logged(_tool_command(["-m", "tfssl.evaluate", f"--checkpoint_step={step}"], gin_file, bindings, model_dir),
              os.path.join(model_dir, f"log_step_{step}.txt"))
     with open(result_path) as f:
         return json.load(f)
@@ -124,7 +113,7 @@ def probe_random_init(gin_file: str, bindings: list[str], model_dir: str) -> dic
     result_path = os.path.join(model_dir, "eval", f"{FLAGS.probe}.json")
     if not os.path.exists(result_path):
         os.makedirs(model_dir, exist_ok=True)
-        _run(_tool_command([os.path.abspath(__file__), "--evaluate_untrained"], gin_file, bindings, model_dir),
+        run_logged(_tool_command([os.path.abspath(__file__), "--evaluate_untrained"], gin_file, bindings, model_dir),
              os.path.join(model_dir, "log.txt"))
     with open(result_path) as f:
         return json.load(f)

@@ -1,6 +1,10 @@
-"""The `--run NAME=GIN_FILE` / `--param NAME=BINDING` syntax shared by compare.py and train_eval.py."""
+"""What compare.py and train_eval.py share: the `--run NAME=GIN_FILE` / `--param NAME=BINDING` syntax and running
+one logged tool process."""
 
 from __future__ import annotations
+
+import shlex
+import subprocess
 
 from absl import app
 
@@ -19,3 +23,14 @@ def parse_runs(runs: list[str], params: list[str]) -> dict[str, dict]:
             raise app.UsageError(f"--param={spec!r}: expected NAME=BINDING with NAME one of {sorted(parsed)}")
         parsed[name]["params"].append(binding)
     return parsed
+
+
+def run_logged(command: list[str], log_path: str) -> None:
+    """Runs one tool process with its output in log_path; a failure raises with the log's last 15 lines."""
+    print("$ " + " ".join(shlex.quote(c) for c in command), flush=True)
+    with open(log_path, "w") as log:
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+    if code != 0:
+        with open(log_path) as log:
+            tail = "".join(log.readlines()[-15:])
+        raise RuntimeError(f"run failed with exit code {code} (log: {log_path}):\n{tail}")

@@ -30,7 +30,6 @@ import os
 import platform
 import re
 import shlex
-import subprocess
 import sys
 import time
 
@@ -39,7 +38,7 @@ from absl import app, flags
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from runspec import parse_runs  # noqa: E402  (compare.py's --run / --param syntax; benchmarks/ is on the path)
+from runspec import parse_runs, run_logged  # noqa: E402  (shared with compare.py; benchmarks/ is on the path)
 
 flags.DEFINE_string("out", None, "Where to write the JSON (required).")
 flags.DEFINE_multi_string("run", [], "NAME=GIN_FILE; repeat for each run, in the order they must go.")
@@ -74,16 +73,6 @@ def _command(module_args: list[str], gin_file: str, bindings: list[str], model_d
             f"--model_dir={model_dir}", *[f"--gin_param={b}" for b in bindings]]
 
 
-def _run(command: list[str], log_path: str) -> None:
-    print("$ " + " ".join(shlex.quote(c) for c in command), flush=True)
-    with open(log_path, "w") as log:
-        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
-    if code != 0:
-        with open(log_path) as log:
-            tail = "".join(log.readlines()[-15:])
-        raise RuntimeError(f"run failed with exit code {code} (log: {log_path}):\n{tail}")
-
-
 def read_evaluations(model_dir: str) -> dict[str, dict]:
     """{evaluation name: its JSON} from model_dir/eval/*.json."""
     folder = os.path.join(model_dir, "eval")
@@ -99,7 +88,7 @@ def train_and_evaluate(gin_file: str, bindings: list[str], model_dir: str) -> di
     """One trained run (reused when its evaluations exist): evaluations, training time and last outputs."""
     if not read_evaluations(model_dir):
         os.makedirs(model_dir, exist_ok=True)
-        _run(_command(["-m", "tfssl.train"], gin_file, bindings, model_dir), os.path.join(model_dir, "log.txt"))
+        run_logged(_command(["-m", "tfssl.train"], gin_file, bindings, model_dir), os.path.join(model_dir, "log.txt"))
     from tfssl.core.trainer import last_run  # imports TensorFlow: only once a run is read
 
     end = last_run(model_dir)
@@ -113,7 +102,7 @@ def evaluate_untrained(gin_file: str, bindings: list[str], model_dir: str) -> di
     if not read_evaluations(model_dir):
         os.makedirs(model_dir, exist_ok=True)
         compare = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compare.py")
-        _run(_command([compare, "--evaluate_untrained"], gin_file, bindings, model_dir),
+        run_logged(_command([compare, "--evaluate_untrained"], gin_file, bindings, model_dir),
              os.path.join(model_dir, "log.txt"))
     return {"evaluations": read_evaluations(model_dir)}
 
