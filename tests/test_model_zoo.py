@@ -257,3 +257,15 @@ def test_keypoints_row_needs_5_percent_and_half_the_mean_pose():
     assert "not met" in row(5.5, 12.0)[0] and "not met" in row(4.0, 7.0)[0]
     assert "missed the 30-minute training budget; the error criteria met" in row(4.0, 12.0, 20)[0]
     assert "random init 20.00%" in row(4.0, 12.0)[1]
+    assert "seeds:" not in row(4.0, 12.0)[1], "one seed: no per-seed list"
+
+
+def test_keypoints_row_shows_every_seed_beside_the_mean():
+    data = _train_eval_result({"eta": {"eta_round_trip_error": [1.0, 1.0]},
+                               "keypoints": {"keypoint_error": [4.0, 4.5], "mean_pose_error": [12.0, 12.0]},
+                               "keypoints_untrained": {"keypoint_error": [20.0, 21.0]}}, "keypoint_metrics")
+    data["results"]["keypoints"]["summary"]["keypoint_regression"] = {
+        "regressed_error": {"mean": 3.0, "std": 0.0, "values": [3.0, 3.0]}}
+    status, numbers = model_zoo.keypoints_row({model_zoo.KEYPOINTS_RESULT: data})
+    assert "(2 seeds)" in status
+    assert "keypoint error 4.25% of the image size (seeds: 4.00, 4.50)" in numbers
