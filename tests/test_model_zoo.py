@@ -180,6 +180,7 @@ def _utility_summary():
             "protocol": {"seeds": [0, 1], "batch_size": 64, "learning_rate": 0.001, "warmup_fraction": 0.1,
                          "epochs": 2.0, "min_steps": 80, "max_steps": 200, "encoders": {"rotation": "runs/rotation"}},
             "settings": summarize(records), "runs": records, "seconds_all_runs": 240.0,
+            "seconds_this_invocation": 900.0, "seconds_encoder_training": 300.0, "runs_already_done": 0,
             "machine": {"cpus": 2, "processor": "x86_64", "python": "3.11.2"}}
 
 
@@ -191,8 +192,21 @@ def test_render_utility_names_the_edge_cases():
     assert "4.0 min" in text
 
 
+def test_utility_row_times_the_study_without_encoder_training():
+    data = _utility_summary()
+    status, numbers = model_zoo.utility_row({model_zoo.UTILITY_RESULT: data})
+    assert "meets its bar" in status and "took 10.0 min" in status  # 900 s less 300 s of encoder training
+    assert numbers == "class, n=1000: rotation 80.0% (U > 0.00), scratch 70.0%"
+    data["seconds_this_invocation"] = 300.0 + 61 * 60.0
+    assert "not met" in model_zoo.utility_row({model_zoo.UTILITY_RESULT: data})[0]
+    data.update(seconds_this_invocation=900.0, runs_already_done=3)
+    status = model_zoo.utility_row({model_zoo.UTILITY_RESULT: data})[0]
+    assert "not met" in status and "resumed with 3 runs already done" in status
+    assert "not yet measured" in model_zoo.utility_row({})[0]
+
+
 def test_a_utility_study_gets_its_own_section(tree):
-    os.makedirs(tree / "benchmarks/results/utility")
+    os.makedirs(tree / "benchmarks/results/utility", exist_ok=True)
     (tree / "benchmarks/results/utility/utility_tc00.json").write_text(json.dumps(_utility_summary()))
     text = model_zoo.model_zoo(model_zoo.load_results(str(tree)))
     assert text.index("## PIRL") < text.index("## Utility study (Newell & Deng)")

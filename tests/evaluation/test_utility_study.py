@@ -57,6 +57,9 @@ def test_study_trains_the_missing_run_and_writes_json_plots_and_scalars(finished
     with open(study / "utility.json") as f:
         written = json.load(f)
     assert written["study"] == "utility" and written == json.loads(json.dumps(summary))
+    # The encoder's training is timed apart from the study's own time (MODEL_ZOO subtracts it from the bar).
+    assert 0 < written["seconds_encoder_training"] < written["seconds_this_invocation"]
+    assert written["runs_already_done"] == 0
     runs = written["runs"]
     assert sorted((r["encoder"], r["labels"]) for r in runs) == [("rotation", 16), ("rotation", 64),
                                                                   ("scratch", 16), ("scratch", 64)]
@@ -106,6 +109,7 @@ def test_an_interrupted_study_resumes_without_redoing_finished_runs(finished, tm
     summary = _study(tmp_path, root / "rotation")
     assert len(calls) == 2, "only the two unfinished runs are trained"
     assert len(summary["runs"]) == 4
+    assert summary["runs_already_done"] == 2 and summary["seconds_encoder_training"] == 0.0  # the run was trained
 
     calls.clear()
     loads.clear()

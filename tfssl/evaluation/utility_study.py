@@ -95,26 +95,30 @@ def _run_path(study_dir: str, config: str, task: str, encoder: str, labels: int,
 
 
 def _load_encoder(name: str, entry, pretrain_steps: int | None, pretrain_params: Sequence[str]) -> dict:
-    """{"spec", "weights", "step", "model_dir"} of a named run's encoder, training the run first if it has none."""
+    """{"spec", "weights", "step", "model_dir", "training_seconds"} of a named run's encoder, training the run first
+    if it has none (training_seconds: the time that took, 0 for a run that was already trained)."""
     import tensorflow as tf
 
     from tfssl.core import experiment
 
     model_dir, gin_files = (entry, ()) if isinstance(entry, str) else (entry[0], tuple(entry[1]))
+    training_seconds = 0.0
     if tf.train.latest_checkpoint(os.path.join(model_dir, "ckpt")) is None:
         if not gin_files:
             raise UserError(f"encoder '{name}': no checkpoint in {model_dir}/ckpt and no gin files to train it; bind "
                             f"utility_study.encoders['{name}'] = ('{model_dir}', ['gin/<method>.gin'])")
         params = ([f"TRAIN_STEPS = {int(pretrain_steps)}"] if pretrain_steps else []) + list(pretrain_params)
         print(f"tfssl: utility: training encoder '{name}' into {model_dir} ({', '.join(gin_files)})", flush=True)
+        begun = time.time()
         experiment.run(model_dir, list(gin_files), params, finalize=False)
+        training_seconds = time.time() - begun
     if not os.path.exists(os.path.join(model_dir, "operative_config.gin")):
         raise UserError(f"encoder '{name}': {model_dir} has a checkpoint but no operative_config.gin; point the study "
                         "at a directory written by python -m tfssl.train")
     session = experiment.load_run(model_dir)
     encoder = session.method.encoder
     return {"spec": finetune.architecture(encoder), "weights": encoder.get_weights(), "step": session.trainer.step,
-            "model_dir": model_dir}
+            "model_dir": model_dir, "training_seconds": training_seconds}
 
 
 @gin.configurable(module="tfssl.evaluation")
@@ -191,6 +195,7 @@ def utility_study(study_dir: str, *, encoders: Mapping = gin.REQUIRED, configs: 
 
     pending = [p for p in plan if not os.path.exists(_run_path(study_dir, p[0], p[1].name, p[2], p[3], p[4]))]
     print(f"tfssl: utility: {len(plan)} runs, {len(plan) - len(pending)} already done", flush=True)
+    encoder_training_seconds = 0.0
     if pending:
         for (config, task_name), entry in data.items():
             task = finetune.get_task(task_name)
@@ -202,6 +207,7 @@ def utility_study(study_dir: str, *, encoders: Mapping = gin.REQUIRED, configs: 
             needed.add(next(iter(encoders)))  # the scratch architecture
         loaded = {name: _load_encoder(name, encoders[name], pretrain_steps, pretrain_params)
                   for name in encoders if name in needed}
+        encoder_training_seconds = sum(e["training_seconds"] for e in loaded.values())
         _run_pending(study_dir, pending, data, loaded, next(iter(encoders)), batch_size=batch_size,
                      learning_rate=learning_rate, warmup_fraction=warmup_fraction, bn_momentum=bn_momentum,
                      epochs=epochs, min_steps=min_steps, max_steps=max_steps, linear_probe=linear_probe,
@@ -217,7 +223,11 @@ def utility_study(study_dir: str, *, encoders: Mapping = gin.REQUIRED, configs: 
         "protocol": protocol,
         "settings": summarize(records),
         "runs": records,
+        # The study's own wall time is seconds_this_invocation - seconds_encoder_training (for a study that was not
+        # resumed): the time to train missing encoders is the methods' training budget, not the study's.
         "seconds_this_invocation": time.time() - begun,
+        "seconds_encoder_training": encoder_training_seconds,
+        "runs_already_done": len(plan) - len(pending),
         "seconds_all_runs": float(sum(r["seconds"] for r in records)),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                     "python": sys.version.split()[0]},
