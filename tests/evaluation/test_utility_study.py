@@ -109,7 +109,7 @@ def test_an_interrupted_study_resumes_without_redoing_finished_runs(finished, tm
     summary = _study(tmp_path, root / "rotation")
     assert len(calls) == 2, "only the two unfinished runs are trained"
     assert len(summary["runs"]) == 4
-    assert summary["runs_already_done"] == 2 and summary["seconds_encoder_training"] == 0.0  # the run was trained
+    assert summary["runs_already_done"] == 2 and summary["seconds_encoder_training"] == 0.0  # encoder trained before
 
     calls.clear()
     loads.clear()
