@@ -705,15 +705,6 @@ def study_minutes(data: dict) -> float:
     return (data["seconds_this_invocation"] - data["seconds_encoder_training"]) / 60.0
 
 
-def _short_utility(u: dict) -> str:
-    """U(n) in a sentence: 'U = 1.50', 'U > 19.00' (beyond scratch's range), 'U = -1 (below scratch's range)'."""
-    if u["status"] == "beyond_scratch_range":
-        return f"U > {fixed(u['lower_bound'], 2)}"
-    if u["status"] == "below_scratch_range":
-        return "U = -1 (below scratch's range)"
-    return f"U = {fixed(u['value'], 2)}"
-
-
 def utility_row(results: dict) -> tuple[str, str]:
     """The utility study's bar (#20): the CPU default study finishes in at most 60 minutes (its findings are reported
     as found); the numbers are fine-tuned accuracy and U(n) per encoder at n = 1000 labels (else the middle budget),
@@ -735,9 +726,9 @@ def utility_row(results: dict) -> tuple[str, str]:
         for name, e in sorted(setting["encoders"].items(), key=lambda item: (item[0] == "scratch", item[0])):
             cell = f"{name} {pct(e['finetune'][str(n)]['mean'])}%"
             if "utility" in e and str(n) in e["utility"]:
-                cell += f" ({_short_utility(e['utility'][str(n)])})"
+                cell += f", U: {_utility_cell(e['utility'][str(n)])}"  # MODEL_ZOO's wording of the edge cases
             cells.append(cell)
-        parts.append(f"{key.split('/')[-1]}, n={n}: " + ", ".join(cells))
+        parts.append(f"{key.split('/')[-1]}, n={n}: " + "; ".join(cells))
     return status, "; ".join(parts)
 
 

@@ -196,7 +196,7 @@ def test_utility_row_times_the_study_without_encoder_training():
     data = _utility_summary()
     status, numbers = model_zoo.utility_row({model_zoo.UTILITY_RESULT: data})
     assert "meets its bar" in status and "took 10.0 min" in status  # 900 s less 300 s of encoder training
-    assert numbers == "class, n=1000: rotation 80.0% (U > 0.00), scratch 70.0%"
+    assert numbers == "class, n=1000: rotation 80.0%, U: > 0.00 (beyond scratch's range); scratch 70.0%"
     data["seconds_this_invocation"] = 300.0 + 61 * 60.0
     assert "not met" in model_zoo.utility_row({model_zoo.UTILITY_RESULT: data})[0]
     data.update(seconds_this_invocation=900.0, runs_already_done=3)

@@ -194,7 +194,8 @@ def utility_study(study_dir: str, *, encoders: Mapping = gin.REQUIRED, configs: 
     _write_json(protocol_path, protocol)
 
     pending = [p for p in plan if not os.path.exists(_run_path(study_dir, p[0], p[1].name, p[2], p[3], p[4]))]
-    print(f"tfssl: utility: {len(plan)} runs, {len(plan) - len(pending)} already done", flush=True)
+    already_done = len(plan) - len(pending)
+    print(f"tfssl: utility: {len(plan)} runs, {already_done} already done", flush=True)
     encoder_training_seconds = 0.0
     if pending:
         for (config, task_name), entry in data.items():
@@ -227,7 +228,7 @@ def utility_study(study_dir: str, *, encoders: Mapping = gin.REQUIRED, configs: 
         # resumed): the time to train missing encoders is the methods' training budget, not the study's.
         "seconds_this_invocation": time.time() - begun,
         "seconds_encoder_training": encoder_training_seconds,
-        "runs_already_done": len(plan) - len(pending),
+        "runs_already_done": already_done,
         "seconds_all_runs": float(sum(r["seconds"] for r in records)),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                     "python": sys.version.split()[0]},
